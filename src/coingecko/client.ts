@@ -1,0 +1,202 @@
+/**
+ * The CoinGecko client: one `/simple/price` request for every tracked coin and currency.
+ * Retries are the daemon loop's business, so each call makes exactly one attempt with its own
+ * timeout.
+ *
+ * @module
+ */
+import { createFetch } from 'ofetch'
+
+import type { Clock, FetchLike } from '../deps.js'
+import { CryptorgError, validationError } from '../errors.js'
+import { formatDuration } from '../core/time.js'
+import { parseRetryAfter, upstreamHttpError } from './errors.js'
+import {
+  type JsonValue,
+  JsonSyntaxError,
+  isJsonObject,
+  parseJsonLossless,
+} from './lossless-json.js'
+import { type Quote, type QuoteRequest, readQuotes } from './quotes.js'
+
+/** Base URL for keyless and Demo-plan requests. */
+export const COINGECKO_PUBLIC_URL = 'https://api.coingecko.com/api/v3'
+/** Base URL for Pro-plan requests. */
+export const COINGECKO_PRO_URL = 'https://pro-api.coingecko.com/api/v3'
+/** How long one request may take before it counts as failed. */
+export const DEFAULT_COINGECKO_TIMEOUT_MS = 10_000
+
+/** CoinGecko API plans; each sends its key in its own header to its own host. */
+export type CoinGeckoPlan = 'demo' | 'pro'
+
+/** Settings of the CoinGecko client. */
+export interface CoinGeckoOptions {
+  /**
+   * API root, for a proxy or a mock server.
+   * @default COINGECKO_PRO_URL for the pro plan, COINGECKO_PUBLIC_URL otherwise
+   */
+  baseUrl?: string
+  /** API key; sent as a header, never in the URL, and never logged. */
+  apiKey?: string
+  /** @default 'demo' when an API key is given */
+  plan?: CoinGeckoPlan
+  /** @default DEFAULT_COINGECKO_TIMEOUT_MS */
+  timeoutMs?: number
+}
+
+export interface CoinGeckoClient {
+  /** The base URL requests go to (no key in it). */
+  readonly baseUrl: string
+  /**
+   * Asks for every requested coin and currency in one request.
+   *
+   * @throws CryptorgError `ERR_RATE_LIMITED` on HTTP 429 (with `details.retryAfterMs`),
+   *   `ERR_UPSTREAM` for other HTTP errors, timeouts, network failures and bodies that are not
+   *   JSON.
+   */
+  fetchQuotes(requests: readonly QuoteRequest[], signal?: AbortSignal): Promise<Quote[]>
+}
+
+export interface CoinGeckoDeps {
+  fetch: FetchLike
+  clock: Clock
+}
+
+const PLANS: readonly string[] = ['demo', 'pro']
+
+export function createCoinGeckoClient(
+  options: CoinGeckoOptions,
+  deps: CoinGeckoDeps,
+): CoinGeckoClient {
+  const settings = resolveSettings(options)
+  const $fetch = createFetch({ fetch: deps.fetch as typeof fetch })
+  const headers: Record<string, string> = { accept: 'application/json' }
+  if (settings.apiKey) headers[`x-cg-${settings.plan}-api-key`] = settings.apiKey
+
+  return {
+    baseUrl: settings.baseUrl,
+    async fetchQuotes(requests, signal) {
+      if (requests.length === 0) return []
+      const query = {
+        ids: unique(requests.map((r) => r.coinId)).join(','),
+        vs_currencies: unique(requests.map((r) => r.currency)).join(','),
+        include_last_updated_at: 'true',
+        precision: 'full',
+      }
+      const timeout = AbortSignal.timeout(settings.timeoutMs)
+      let response
+      try {
+        response = await $fetch.raw<string, 'text'>(`${settings.baseUrl}/simple/price`, {
+          query,
+          headers,
+          responseType: 'text',
+          retry: 0,
+          ignoreResponseError: true,
+          signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
+        })
+      } catch (error) {
+        throw transportError(error, settings, timeout, signal)
+      }
+
+      const text = response._data ?? ''
+      if (!response.ok) {
+        const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), deps.clock.now())
+        throw upstreamHttpError(response.status, text, retryAfterMs)
+      }
+      return readQuotes(parseBody(text, response.headers.get('content-type')), requests)
+    },
+  }
+}
+
+interface ResolvedSettings {
+  baseUrl: string
+  apiKey: string | undefined
+  plan: CoinGeckoPlan
+  timeoutMs: number
+}
+
+function resolveSettings(options: CoinGeckoOptions): ResolvedSettings {
+  const plan = options.plan ?? 'demo'
+  if (!PLANS.includes(plan)) {
+    throw validationError('plan', `CoinGecko plan must be demo or pro, got ${JSON.stringify(plan)}`)
+  }
+  const apiKey = options.apiKey?.trim() || undefined
+  if (plan === 'pro' && !apiKey) {
+    throw validationError('apiKey', 'the CoinGecko pro plan needs an API key')
+  }
+
+  const baseUrl = (options.baseUrl ?? (plan === 'pro' ? COINGECKO_PRO_URL : COINGECKO_PUBLIC_URL))
+    .trim()
+    .replace(/\/+$/, '')
+  let parsed: URL | undefined
+  try {
+    parsed = new URL(baseUrl)
+  } catch {
+    parsed = undefined
+  }
+  if (!parsed || !['http:', 'https:'].includes(parsed.protocol)) {
+    throw validationError(
+      'baseUrl',
+      `CoinGecko URL must be an http or https URL, got ${JSON.stringify(baseUrl)}`,
+    )
+  }
+
+  const timeoutMs = options.timeoutMs ?? DEFAULT_COINGECKO_TIMEOUT_MS
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 300_000) {
+    throw validationError('timeoutMs', `CoinGecko timeout must be 100 ms to 5 min, got ${timeoutMs}`)
+  }
+  return { baseUrl, apiKey, plan, timeoutMs }
+}
+
+function parseBody(text: string, contentType: string | null): { [key: string]: JsonValue } {
+  try {
+    const body = parseJsonLossless(text)
+    if (isJsonObject(body)) return body
+  } catch (error) {
+    if (!(error instanceof JsonSyntaxError)) throw error
+  }
+  const kind = contentType ? ` (${contentType.split(';')[0]})` : ''
+  throw new CryptorgError('ERR_UPSTREAM', `CoinGecko sent a body that is not a JSON object${kind}`)
+}
+
+function transportError(
+  error: unknown,
+  settings: ResolvedSettings,
+  timeout: AbortSignal,
+  signal: AbortSignal | undefined,
+): CryptorgError {
+  if (timeout.aborted) {
+    return new CryptorgError(
+      'ERR_UPSTREAM',
+      `CoinGecko did not answer within ${formatDuration(settings.timeoutMs)}`,
+      { cause: error, details: { timeout: true } },
+    )
+  }
+  if (signal?.aborted) {
+    return new CryptorgError('ERR_UPSTREAM', 'CoinGecko request was cancelled', {
+      cause: error,
+      details: { cancelled: true },
+    })
+  }
+  const host = new URL(settings.baseUrl).host
+  return new CryptorgError('ERR_UPSTREAM', `could not reach CoinGecko at ${host}: ${rootCause(error)}`, {
+    cause: error,
+  })
+}
+
+/** The innermost cause's code or message: `ECONNREFUSED` says more than `fetch failed`. */
+function rootCause(error: unknown): string {
+  let current: unknown = error
+  for (let depth = 0; depth < 5; depth++) {
+    const next = (current as { cause?: unknown } | null)?.cause
+    if (next === undefined || next === null) break
+    current = next
+  }
+  const code = (current as { code?: unknown } | null)?.code
+  if (typeof code === 'string') return code
+  return current instanceof Error ? current.message : String(current)
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)]
+}

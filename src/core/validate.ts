@@ -1,0 +1,95 @@
+/**
+ * Input rules shared by the services. Each check returns the normalised value or throws
+ * `ERR_VALIDATION` with a message that names the field and the rule.
+ *
+ * @module
+ */
+import { validationError } from '../errors.js'
+import { quoteInput } from './money.js'
+
+export const ORG_NAME_MAX_LENGTH = 255
+export const SYMBOL_PATTERN = /^[A-Z0-9]{1,10}$/
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/
+const COIN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,99}$/
+const CURRENCY_PATTERN = /^[a-z0-9]{2,10}$/
+
+/** True for a UUID in its usual 8-4-4-4-12 hexadecimal form. */
+export function isUuid(value: string): boolean {
+  return UUID_PATTERN.test(value)
+}
+
+/** Trims an organization name and checks its length and characters. */
+export function normalizeOrgName(input: string, field = 'name'): string {
+  const name = input.normalize('NFC').trim()
+  if (name === '') throw validationError(field, `${field} must not be empty`)
+  if ([...name].length > ORG_NAME_MAX_LENGTH) {
+    throw validationError(field, `${field} must be at most ${ORG_NAME_MAX_LENGTH} characters`)
+  }
+  if (CONTROL_CHARACTERS.test(name)) {
+    throw validationError(field, `${field} must not contain control characters`)
+  }
+  // An organization is addressed by id or by name, so a name may not look like an id.
+  if (isUuid(name)) throw validationError(field, `${field} must not be a UUID`)
+  return name
+}
+
+/** The case-insensitive key under which organization names are unique. */
+export function orgNameKey(name: string): string {
+  return name.normalize('NFKC').toLowerCase()
+}
+
+/** Upper-cases a symbol and checks it is 1-10 characters of A-Z and 0-9. */
+export function normalizeSymbol(input: string, field = 'symbol'): string {
+  const symbol = input.trim().toUpperCase()
+  if (!SYMBOL_PATTERN.test(symbol)) {
+    throw validationError(
+      field,
+      `${field} must be 1-10 letters or digits, such as BTC, got ${quoteInput(input)}`,
+    )
+  }
+  return symbol
+}
+
+/** Checks a CoinGecko coin id such as `bitcoin` or `wrapped-bitcoin`. */
+export function normalizeCoinId(input: string, field = 'coin id'): string {
+  const id = input.trim().toLowerCase()
+  if (!COIN_ID_PATTERN.test(id)) {
+    throw validationError(
+      field,
+      `${field} must be a CoinGecko id such as bitcoin (lower-case letters, digits and ` +
+        `dashes), got ${quoteInput(input)}`,
+    )
+  }
+  return id
+}
+
+/** Lower-cases a quote currency such as `usd` and checks its form. */
+export function normalizeCurrency(input: string, field = 'currency'): string {
+  const currency = input.trim().toLowerCase()
+  if (!CURRENCY_PATTERN.test(currency)) {
+    throw validationError(
+      field,
+      `${field} must be a currency code such as usd or eur, got ${quoteInput(input)}`,
+    )
+  }
+  return currency
+}
+
+/** Checks a whole number within bounds; `value` may come from a flag as text. */
+export function parseBoundedInteger(
+  value: number | string,
+  field: string,
+  min: number,
+  max: number,
+): number {
+  const text = String(value).trim()
+  const number = /^\d+$/.test(text) ? Number(text) : Number.NaN
+  if (!Number.isSafeInteger(number) || number < min || number > max) {
+    throw validationError(
+      field,
+      `${field} must be a whole number from ${min} to ${max}, got ${quoteInput(text)}`,
+    )
+  }
+  return number
+}

@@ -1,0 +1,157 @@
+/**
+ * One poll: a single CoinGecko request for every tracked coin, then one row per organization
+ * and usable quote, all written in one transaction.
+ *
+ * @module
+ */
+import type { CoinGeckoClient } from '../coingecko/client.js'
+import { QUOTE_PROBLEM_TEXT, type QuoteProblem } from '../coingecko/quotes.js'
+import type { CoreContext } from '../core/context.js'
+import { createCoinService } from '../core/coins.js'
+import { encodeTimestamp } from '../db/dialect.js'
+import { storageError } from '../db/sqlite.js'
+import { CryptorgError, isCryptorgError } from '../errors.js'
+import { formatDuration } from '../core/time.js'
+
+/** A quote older than this is still stored, with a warning in the log. */
+export const STALE_QUOTE_MS = 60 * 60 * 1000
+
+/** A tracked coin whose quote was not stored in a tick, and why. */
+export interface SkippedQuote {
+  symbol: string
+  coin_id: string
+  currency: string
+  problem: QuoteProblem
+  reason: string
+}
+
+/** What one tick did. */
+export interface TickResult {
+  /** ISO-8601 UTC; also the timestamp of every row the tick wrote. */
+  started_at: string
+  duration_ms: number
+  organizations: number
+  /** Symbols stored in this tick. */
+  symbols: string[]
+  rows_written: number
+  skipped: SkippedQuote[]
+}
+
+/**
+ * Runs one tick.
+ *
+ * @throws CryptorgError `ERR_UPSTREAM` or `ERR_RATE_LIMITED` when CoinGecko fails or sends no
+ *   usable price (nothing is written), `ERR_STORAGE` when the write fails (nothing is written).
+ */
+export async function runTick(
+  context: CoreContext,
+  client: CoinGeckoClient,
+  signal?: AbortSignal,
+): Promise<TickResult> {
+  const { db, clock, logger } = context
+  const startedAt = clock.now()
+  const coins = await createCoinService(context).list()
+  if (coins.length === 0) {
+    logger.warn('no coins are tracked; nothing to fetch', {})
+    return emptyResult(startedAt, clock.now())
+  }
+
+  const quotes = await client.fetchQuotes(
+    coins.map((coin) => ({ coinId: coin.coin_id, currency: coin.vs_currency })),
+    signal,
+  )
+
+  const usable: { symbol: string; price: string; currency: string; quotedAt: Date | null }[] = []
+  const skipped: SkippedQuote[] = []
+  quotes.forEach((quote, index) => {
+    const coin = coins[index]!
+    if (!quote.ok) {
+      const reason = QUOTE_PROBLEM_TEXT[quote.problem]
+      skipped.push({ ...coin, currency: coin.vs_currency, problem: quote.problem, reason })
+      logger.warn(`${coin.symbol} skipped: ${reason}`, { symbol: coin.symbol, coin: coin.coin_id })
+      return
+    }
+    const age = quote.quotedAt ? startedAt.getTime() - quote.quotedAt.getTime() : 0
+    if (age > STALE_QUOTE_MS) {
+      logger.warn(`${coin.symbol} quote is stale: CoinGecko last updated it ${formatDuration(age)} ago`, {
+        symbol: coin.symbol,
+      })
+    }
+    usable.push({ symbol: coin.symbol, ...quote })
+  })
+  if (usable.length === 0) {
+    const reasons = skipped.map((s) => `${s.symbol}: ${s.reason}`).join('; ')
+    throw new CryptorgError('ERR_UPSTREAM', `CoinGecko sent no usable price (${reasons})`, {
+      details: { skipped },
+    })
+  }
+
+  const timestamp = encodeTimestamp(startedAt)
+  let organizations = 0
+  let rowsWritten = 0
+  try {
+    await db.transaction().execute(async (trx) => {
+      const { count } = await trx
+        .selectFrom('organizations')
+        .select((eb) => eb.fn.countAll<number | string>().as('count'))
+        .executeTakeFirstOrThrow()
+      organizations = Number(count)
+      // One INSERT ... SELECT per symbol fans the quote out to every organization inside the
+      // database, whatever the number of organizations.
+      for (const quote of usable) {
+        const result = await trx
+          .insertInto('crypto_prices')
+          .columns(['org_id', 'symbol', 'price', 'currency', 'timestamp', 'source', 'quoted_at'])
+          .expression((eb) =>
+            eb
+              .selectFrom('organizations')
+              .select((s) => [
+                'id',
+                s.val(quote.symbol).as('symbol'),
+                s.val(quote.price).as('price'),
+                s.val(quote.currency).as('currency'),
+                s.val(timestamp).as('timestamp'),
+                s.val('coingecko').as('source'),
+                s.val(quote.quotedAt ? encodeTimestamp(quote.quotedAt) : null).as('quoted_at'),
+              ]),
+          )
+          .executeTakeFirst()
+        rowsWritten += Number(result.numInsertedOrUpdatedRows ?? 0)
+      }
+    })
+  } catch (error) {
+    throw isCryptorgError(error) ? error : storageError('could not store the prices', error)
+  }
+
+  return {
+    started_at: startedAt.toISOString(),
+    duration_ms: clock.now().getTime() - startedAt.getTime(),
+    organizations,
+    symbols: usable.map((q) => q.symbol),
+    rows_written: rowsWritten,
+    skipped,
+  }
+}
+
+function emptyResult(startedAt: Date, finishedAt: Date): TickResult {
+  return {
+    started_at: startedAt.toISOString(),
+    duration_ms: finishedAt.getTime() - startedAt.getTime(),
+    organizations: 0,
+    symbols: [],
+    rows_written: 0,
+    skipped: [],
+  }
+}
+
+/** One line saying what a tick did, for logs and the CLI. */
+export function describeTick(result: TickResult): string {
+  const symbols = result.symbols.length > 0 ? result.symbols.join(', ') : 'no symbols'
+  const orgs = `${result.organizations} organization${result.organizations === 1 ? '' : 's'}`
+  const skipped =
+    result.skipped.length > 0 ? `; skipped ${result.skipped.map((s) => s.symbol).join(', ')}` : ''
+  return (
+    `stored ${result.rows_written} price${result.rows_written === 1 ? '' : 's'} ` +
+    `(${symbols} for ${orgs}) in ${formatDuration(result.duration_ms)}${skipped}`
+  )
+}

@@ -1,0 +1,35 @@
+import { type Kysely, type MigrationProvider, Migrator } from 'kysely'
+
+import { CryptorgError } from '../errors.js'
+import type { DialectName } from './dialect.js'
+import { migrationsFor } from './migrations/index.js'
+
+/** Table in which applied migrations are recorded. */
+export const MIGRATION_TABLE = 'cryptorg_migrations'
+
+/**
+ * Applies every pending migration, in order, each in its own transaction. Migrations are
+ * forward-only: a database that has a migration this build does not know was written by a newer
+ * cryptorg, and is refused rather than touched.
+ */
+// Kysely<any>: migrations describe past schemas, so they must not be typed by the current one.
+export async function migrateToLatest(db: Kysely<any>, dialect: DialectName): Promise<string[]> {
+  const provider: MigrationProvider = { getMigrations: async () => migrationsFor(dialect) }
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: `${MIGRATION_TABLE}_lock`,
+  })
+
+  const { error, results = [] } = await migrator.migrateToLatest()
+  if (error) {
+    const reason = error instanceof Error ? error.message : String(error)
+    const newer = /corrupted migrations/i.test(reason)
+    const message = newer
+      ? 'database was created by a newer version of cryptorg; upgrade cryptorg to open it'
+      : `could not migrate the database: ${reason}`
+    throw new CryptorgError('ERR_STORAGE', message, { cause: error })
+  }
+  return results.filter((r) => r.status === 'Success').map((r) => r.migrationName)
+}

@@ -1,0 +1,54 @@
+/**
+ * The small interfaces the core depends on instead of globals, so tests and embedders can
+ * substitute a fixed clock, a fake fetch or their own logger.
+ *
+ * @module
+ */
+
+/** Source of the current time. */
+export interface Clock {
+  now(): Date
+}
+
+/** Structured fields attached to a log event. */
+export type LogFields = Readonly<Record<string, unknown>>
+
+/** Receiver of log events. The library never writes to the console by itself. */
+export interface Logger {
+  debug(message: string, fields?: LogFields): void
+  info(message: string, fields?: LogFields): void
+  warn(message: string, fields?: LogFields): void
+  error(message: string, fields?: LogFields): void
+}
+
+/** The subset of the global `fetch` that cryptorg uses. */
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+
+/** Waits `ms` milliseconds, or less when `signal` aborts first (it then resolves, not rejects). */
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>
+
+/** The wall clock. */
+export const systemClock: Clock = Object.freeze({ now: () => new Date() })
+
+/** A logger that drops everything: the library's default. */
+export const silentLogger: Logger = Object.freeze({
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+})
+
+/** A timer-based {@link Sleep} that wakes early on abort. */
+export const realSleep: Sleep = (ms, signal) =>
+  new Promise((resolve) => {
+    if (signal?.aborted) return resolve()
+    const onAbort = () => {
+      clearTimeout(timer)
+      resolve()
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })

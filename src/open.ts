@@ -1,0 +1,128 @@
+/**
+ * `open()` wires the database, the clock, the logger and the CoinGecko client into the
+ * services. The CLI, the daemon and library users all start here.
+ *
+ * @module
+ */
+import { type CoinGeckoClient, type CoinGeckoOptions, createCoinGeckoClient } from './coingecko/client.js'
+import { type CoinService, createCoinService } from './core/coins.js'
+import type { CoreContext } from './core/context.js'
+import { type OrgService, createOrgService } from './core/orgs.js'
+import { type PriceService, createPriceService } from './core/prices.js'
+import { type LoopSummary, type RunLoopOptions, runLoop } from './daemon/loop.js'
+import { type TickResult, runTick } from './daemon/tick.js'
+import { migrateToLatest } from './db/migrate.js'
+import { openSqlite } from './db/sqlite.js'
+import {
+  type Clock,
+  type FetchLike,
+  type Logger,
+  type Sleep,
+  realSleep,
+  silentLogger,
+  systemClock,
+} from './deps.js'
+import { validationError } from './errors.js'
+
+/** Options of {@link open}. */
+export interface OpenOptions {
+  /** SQLite file to use, created with its schema if missing; `:memory:` for a throwaway one. */
+  databasePath: string
+  /** @default systemClock */
+  clock?: Clock
+  /** Receives debug to error events. @default silentLogger */
+  logger?: Logger
+  /** Used for CoinGecko requests. @default globalThis.fetch */
+  fetch?: FetchLike
+  /** Used by the poll loop between ticks. @default a timer that wakes early on abort */
+  sleep?: Sleep
+  /** CoinGecko settings; checked when open() runs. @default the public API without a key */
+  coingecko?: CoinGeckoOptions
+}
+
+/** The poller: one tick, or a loop of them. */
+export interface Poller {
+  /**
+   * Fetches the tracked coins once and stores a row per organization and usable quote, in one
+   * transaction.
+   *
+   * @throws CryptorgError `ERR_UPSTREAM`, `ERR_RATE_LIMITED` or `ERR_STORAGE`; nothing is
+   *   written then.
+   */
+  tick(signal?: AbortSignal): Promise<TickResult>
+  /**
+   * Ticks at once and then every interval until `options.signal` aborts, logging one line per
+   * tick. Failed ticks are logged and retried at the next interval.
+   *
+   * @throws CryptorgError `ERR_STORAGE` when the database breaks.
+   */
+  run(options?: RunLoopOptions): Promise<LoopSummary>
+}
+
+/** An open cryptorg installation. Close it when done (or use `await using`). */
+export interface Cryptorg extends AsyncDisposable {
+  readonly orgs: OrgService
+  readonly prices: PriceService
+  readonly coins: CoinService
+  readonly poller: Poller
+  /** Closes the database. Safe to call more than once. */
+  close(): Promise<void>
+}
+
+/**
+ * Opens (and if needed creates and migrates) a cryptorg database.
+ *
+ * @throws CryptorgError `ERR_VALIDATION` for bad options, `ERR_STORAGE` when the database
+ *   cannot be opened or migrated.
+ *
+ * @example
+ * ```ts
+ * import { open } from 'cryptorg'
+ *
+ * const c = await open({ databasePath: './prices.db' })
+ * const acme = await c.orgs.create('Acme')
+ * await c.prices.add({ org: acme.id, symbol: 'BTC', price: '45000.5' })
+ * console.log(await c.prices.latest('Acme'))
+ * await c.close()
+ * ```
+ */
+export async function open(options: OpenOptions): Promise<Cryptorg> {
+  if (!options || typeof options.databasePath !== 'string' || options.databasePath === '') {
+    throw validationError('databasePath', 'databasePath must be a file path or ":memory:"')
+  }
+  const clock = options.clock ?? systemClock
+  const logger = options.logger ?? silentLogger
+  const fetchImpl = options.fetch ?? globalThis.fetch
+  const sleep = options.sleep ?? realSleep
+  // Built now so that a bad setting fails at open(), not at the first tick.
+  const client: CoinGeckoClient = createCoinGeckoClient(options.coingecko ?? {}, {
+    fetch: fetchImpl,
+    clock,
+  })
+
+  const db = openSqlite({ path: options.databasePath })
+  try {
+    await migrateToLatest(db, 'sqlite')
+  } catch (error) {
+    await db.destroy()
+    throw error
+  }
+
+  const context: CoreContext = Object.freeze({ db, clock, logger })
+  let closed: Promise<void> | undefined
+  const close = () => (closed ??= db.destroy())
+  const tick = (signal?: AbortSignal) => runTick(context, client, signal)
+
+  return Object.freeze({
+    orgs: createOrgService(context),
+    prices: createPriceService(context),
+    coins: createCoinService(context),
+    poller: Object.freeze({
+      tick,
+      run: (runOptions?: RunLoopOptions) =>
+        runLoop({ clock, logger, sleep, tick: () => tick() }, runOptions),
+    }),
+    close,
+    [Symbol.asyncDispose]: close,
+  })
+}
