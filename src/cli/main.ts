@@ -1,0 +1,133 @@
+/**
+ * The `cryptorg` command line: builds the commander program, runs one invocation against the
+ * given {@link CliIo}, and turns every outcome into an exit code.
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs'
+
+import { Command, CommanderError } from 'commander'
+
+import { CryptorgError, EXIT_CODES, toCryptorgError } from '../errors.js'
+import { registerCoinCommands } from './commands/coins.js'
+import { registerDaemonCommand } from './commands/daemon.js'
+import { registerOrgCommands } from './commands/org.js'
+import { registerPriceCommands } from './commands/prices.js'
+import { CliContext, type GlobalFlags } from './context.js'
+import type { CliIo } from './io.js'
+import { Output } from './output.js'
+import { INTERRUPTED_EXIT_CODE, createProcessIo } from './process-io.js'
+
+/** Wraps a command body so it receives the run's {@link CliContext} and its arguments. */
+export type ActionFactory = <A extends unknown[]>(
+  body: (ctx: CliContext, ...args: A) => Promise<void>,
+) => (...args: unknown[]) => Promise<void>
+
+/**
+ * Runs one CLI invocation in-process and resolves to its exit code. Nothing is written to the
+ * real process streams unless `io` is the process's own.
+ */
+export async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  let context: CliContext | undefined
+  const action: ActionFactory =
+    (body) =>
+    async (...args) => {
+      // commander passes the positional arguments, then the options, then the command.
+      const command = args[args.length - 1] as Command
+      context = new CliContext(io, command.optsWithGlobals<GlobalFlags>())
+      const positional = args.slice(0, -2)
+      const options = args[args.length - 2]
+      await body(context, ...([...positional, options] as never))
+    }
+
+  const { program, failedCommand } = buildProgram(io, action)
+  try {
+    await program.parseAsync([...argv], { from: 'user' })
+    return 0
+  } catch (error) {
+    const output = context?.output ?? fallbackOutput(io, argv)
+    if (error instanceof CommanderError) {
+      return commanderExitCode(error, output, failedCommand())
+    }
+    if (isPromptCancel(error)) return INTERRUPTED_EXIT_CODE
+    return output.printError(toCryptorgError(error))
+  } finally {
+    await context?.close()
+  }
+}
+
+/** Entry point of the `cryptorg` binary. */
+export async function main(argv: readonly string[]): Promise<number> {
+  return run(argv, createProcessIo())
+}
+
+function buildProgram(
+  io: CliIo,
+  action: ActionFactory,
+): { program: Command; failedCommand: () => Command | undefined } {
+  const program = new Command('cryptorg')
+    .description('Track cryptocurrency prices for many organizations')
+    .version(readVersion(), '-V, --version', 'print the version')
+    .option('--db <path>', 'SQLite database file (default: $CRYPTORG_DB, then the data directory)')
+    .option('--json', 'print results as JSON on stdout, errors as JSON on stderr')
+    .option('--verbose', 'print debug logs and stack traces')
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+
+  registerOrgCommands(program, action)
+  registerPriceCommands(program, action)
+  registerCoinCommands(program, action)
+  registerDaemonCommand(program, action)
+
+  // Applies to every subcommand: usage errors come back as CommanderError instead of exiting.
+  let failed: Command | undefined
+  const configure = (command: Command) => {
+    command.exitOverride((error) => {
+      failed = command
+      throw error
+    })
+    command.configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      // Our own error printer reports usage errors, in JSON when asked to.
+      outputError: () => {},
+    })
+    command.commands.forEach(configure)
+  }
+  configure(program)
+  return { program, failedCommand: () => failed }
+}
+
+function commanderExitCode(
+  error: CommanderError,
+  output: Output,
+  command: Command | undefined,
+): number {
+  if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0
+  // A bare noun such as `cryptorg org` has printed its help: an incomplete command.
+  if (error.code === 'commander.help') return EXIT_CODES.ERR_USAGE
+  const message = error.message.replace(/^error:\s*/, '').replace(/\.$/, '')
+  const exitCode = output.printError(new CryptorgError('ERR_USAGE', message, { cause: error }))
+  output.note(`Run "${commandPath(command)} --help" for usage`)
+  return exitCode
+}
+
+function commandPath(command: Command | undefined): string {
+  const names: string[] = []
+  for (let current = command; current; current = current.parent ?? undefined) {
+    names.unshift(current.name())
+  }
+  return names.join(' ') || 'cryptorg'
+}
+
+function fallbackOutput(io: CliIo, argv: readonly string[]): Output {
+  return new Output(io, { json: argv.includes('--json'), verbose: argv.includes('--verbose') })
+}
+
+function isPromptCancel(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ExitPromptError'
+}
+
+function readVersion(): string {
+  const packageJson = new URL('../../package.json', import.meta.url)
+  return (JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string }).version
+}

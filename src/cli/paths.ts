@@ -1,0 +1,28 @@
+/**
+ * Where cryptorg keeps its database unless told otherwise.
+ *
+ * @module
+ */
+import { join } from 'node:path'
+
+export const DATABASE_FILE_NAME = 'cryptorg.db'
+
+/**
+ * The platform's per-user data directory for cryptorg: `$XDG_DATA_HOME/cryptorg` (or
+ * `~/.local/share/cryptorg`) on Linux and other Unixes, `~/Library/Application Support/cryptorg`
+ * on macOS, `%LOCALAPPDATA%\cryptorg` on Windows.
+ */
+export function defaultDataDirectory(
+  env: Readonly<Record<string, string | undefined>>,
+  home: string,
+  platform: NodeJS.Platform,
+): string {
+  if (platform === 'darwin') return join(home, 'Library', 'Application Support', 'cryptorg')
+  if (platform === 'win32') {
+    return join(env['LOCALAPPDATA'] || join(home, 'AppData', 'Local'), 'cryptorg')
+  }
+  // XDG says a relative XDG_DATA_HOME is invalid and must be ignored.
+  const xdg = env['XDG_DATA_HOME']
+  const base = xdg && xdg.startsWith('/') ? xdg : join(home, '.local', 'share')
+  return join(base, 'cryptorg')
+}

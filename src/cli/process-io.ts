@@ -1,0 +1,38 @@
+import { homedir } from 'node:os'
+
+import type { CliIo } from './io.js'
+
+/** Exit code of a run interrupted by Ctrl-C or a signal, by shell convention. */
+export const INTERRUPTED_EXIT_CODE = 130
+
+/** The {@link CliIo} of the real process. */
+export function createProcessIo(): CliIo {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    homedir: homedir(),
+    platform: process.platform,
+    onShutdown(handler) {
+      let received = 0
+      const onSignal = (signal: NodeJS.Signals) => {
+        received += 1
+        // The first signal asks for a graceful stop; a second one means "now".
+        if (received > 1) process.exit(INTERRUPTED_EXIT_CODE)
+        handler(signal)
+      }
+      process.on('SIGINT', onSignal)
+      process.on('SIGTERM', onSignal)
+      return () => {
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
+      }
+    },
+    async confirm(message) {
+      // Loaded only when a question is really asked: prompts are no start-up cost.
+      const { confirm } = await import('@inquirer/prompts')
+      return confirm({ message, default: false }, { input: process.stdin, output: process.stderr })
+    },
+  }
+}
