@@ -77,7 +77,7 @@ export class CryptorgError extends Error {
   }
 }
 
-/** True when `value` is a {@link CryptorgError}, even one created by another copy of the library. */
+/** True for a {@link CryptorgError}, even one created by another copy of the library. */
 export function isCryptorgError(value: unknown): value is CryptorgError {
   return (
     value instanceof CryptorgError ||

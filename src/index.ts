@@ -17,12 +17,7 @@
 export { open } from './open.js'
 export type { Cryptorg, OpenOptions, Poller } from './open.js'
 
-export {
-  CryptorgError,
-  EXIT_CODES,
-  HTTP_STATUSES,
-  isCryptorgError,
-} from './errors.js'
+export { CryptorgError, EXIT_CODES, HTTP_STATUSES, isCryptorgError } from './errors.js'
 export type { CryptorgErrorOptions, ErrorCode } from './errors.js'
 
 export { realSleep, silentLogger, systemClock } from './deps.js'

@@ -4,7 +4,11 @@
  *
  * @module
  */
-import { type CoinGeckoClient, type CoinGeckoOptions, createCoinGeckoClient } from './coingecko/client.js'
+import {
+  type CoinGeckoClient,
+  type CoinGeckoOptions,
+  createCoinGeckoClient,
+} from './coingecko/client.js'
 import { type CoinService, createCoinService } from './core/coins.js'
 import type { CoreContext } from './core/context.js'
 import { type OrgService, createOrgService } from './core/orgs.js'

@@ -43,7 +43,10 @@ export class CliContext {
     const chosen = this.flags.db ?? this.io.env['CRYPTORG_DB']
     if (chosen !== undefined) {
       if (chosen.trim() === '') {
-        throw new CryptorgError('ERR_USAGE', 'database path must not be empty (--db or CRYPTORG_DB)')
+        throw new CryptorgError(
+          'ERR_USAGE',
+          'database path must not be empty (--db or CRYPTORG_DB)',
+        )
       }
       return chosen === ':memory:' || isAbsolute(chosen) ? chosen : resolve(chosen)
     }

@@ -143,7 +143,10 @@ function resolveSettings(options: CoinGeckoOptions): ResolvedSettings {
 
   const timeoutMs = options.timeoutMs ?? DEFAULT_COINGECKO_TIMEOUT_MS
   if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 300_000) {
-    throw validationError('timeoutMs', `CoinGecko timeout must be 100 ms to 5 min, got ${timeoutMs}`)
+    throw validationError(
+      'timeoutMs',
+      `CoinGecko timeout must be 100 ms to 5 min, got ${timeoutMs}`,
+    )
   }
   return { baseUrl, apiKey, plan, timeoutMs }
 }
@@ -179,9 +182,13 @@ function transportError(
     })
   }
   const host = new URL(settings.baseUrl).host
-  return new CryptorgError('ERR_UPSTREAM', `could not reach CoinGecko at ${host}: ${rootCause(error)}`, {
-    cause: error,
-  })
+  return new CryptorgError(
+    'ERR_UPSTREAM',
+    `could not reach CoinGecko at ${host}: ${rootCause(error)}`,
+    {
+      cause: error,
+    },
+  )
 }
 
 /** The innermost cause's code or message: `ECONNREFUSED` says more than `fetch failed`. */

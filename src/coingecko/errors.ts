@@ -68,7 +68,8 @@ export function upstreamHttpError(
   const details = { status, upstreamCode: errorCode, retryAfterMs }
 
   if (status === 429) {
-    const wait = retryAfterMs === undefined ? '' : `; retry after ${Math.ceil(retryAfterMs / 1000)}s`
+    const wait =
+      retryAfterMs === undefined ? '' : `; retry after ${Math.ceil(retryAfterMs / 1000)}s`
     return new CryptorgError('ERR_RATE_LIMITED', `CoinGecko rate limit reached${wait}`, {
       details,
     })

@@ -12,12 +12,7 @@ export class JsonNumber {
 }
 
 export type JsonValue =
-  | null
-  | boolean
-  | string
-  | JsonNumber
-  | JsonValue[]
-  | { [key: string]: JsonValue }
+  null | boolean | string | JsonNumber | JsonValue[] | { [key: string]: JsonValue }
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y
 const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y
@@ -58,7 +53,11 @@ export function parseJsonLossless(text: string): JsonValue {
     if (char === '-' || (char !== undefined && char >= '0' && char <= '9')) {
       return new JsonNumber(readToken(NUMBER, 'a number'))
     }
-    for (const [word, value] of [['true', true], ['false', false], ['null', null]] as const) {
+    for (const [word, value] of [
+      ['true', true],
+      ['false', false],
+      ['null', null],
+    ] as const) {
       if (text.startsWith(word, position)) {
         position += word.length
         return value
@@ -116,6 +115,10 @@ export function parseJsonLossless(text: string): JsonValue {
 
 /** True for a plain JSON object (not an array, not null). */
 export function isJsonObject(value: JsonValue | undefined): value is { [key: string]: JsonValue } {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) &&
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
     !(value instanceof JsonNumber)
+  )
 }

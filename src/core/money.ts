@@ -41,7 +41,7 @@ export function parsePrice(input: string, field = 'price'): string {
     )
   }
   const match = PLAIN_DECIMAL.exec(text)
-  if (!match || text === '.' ) {
+  if (!match || text === '.') {
     throw validationError(
       field,
       `${field} must be a plain decimal number such as 45000.50, got ${quoteInput(text)}`,

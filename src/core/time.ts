@@ -41,8 +41,10 @@ export function parseDuration(text: string, field: string): number {
   return total
 }
 
-const MOMENT =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:\d{2})?$/i
+const DATE_PART = String.raw`(\d{4})-(\d{2})-(\d{2})`
+const TIME_PART = String.raw`(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?`
+const ZONE_PART = String.raw`(Z|[+-]\d{2}:\d{2})?`
+const MOMENT = new RegExp(`^${DATE_PART}${TIME_PART}${ZONE_PART}$`, 'i')
 
 /**
  * Parses an ISO-8601 date or date-time. A time without a zone is taken as UTC, as is a bare
@@ -60,8 +62,7 @@ export function parseMoment(text: string, field: string): Date {
     )
   if (!match) throw invalid()
 
-  const [, year, month, day, hour = '00', minute = '00', second = '00', fraction = '', zone] =
-    match
+  const [, year, month, day, hour = '00', minute = '00', second = '00', fraction = '', zone] = match
   const milliseconds = fraction.padEnd(3, '0').slice(0, 3)
   const iso =
     `${year}-${month}-${day}T${hour}:${minute}:${second}.${milliseconds}` +
@@ -71,7 +72,10 @@ export function parseMoment(text: string, field: string): Date {
 
   // Date accepts 2024-02-30 by rolling over to March; a calendar date must survive a round trip.
   const local = new Date(`${year}-${month}-${day}T00:00:00Z`)
-  if (Number.isNaN(local.getTime()) || local.toISOString().slice(0, 10) !== `${year}-${month}-${day}`) {
+  if (
+    Number.isNaN(local.getTime()) ||
+    local.toISOString().slice(0, 10) !== `${year}-${month}-${day}`
+  ) {
     throw invalid()
   }
   if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) throw invalid()
@@ -98,7 +102,12 @@ export function formatDuration(ms: number): string {
   if (ms < 60_000) return `${Number((ms / 1000).toFixed(1))}s`
   const parts: string[] = []
   let rest = Math.round(ms / 1000)
-  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
     const amount = Math.floor(rest / size)
     if (amount > 0) parts.push(`${amount}${unit}`)
     rest -= amount * size

@@ -73,9 +73,12 @@ export async function runTick(
     }
     const age = quote.quotedAt ? startedAt.getTime() - quote.quotedAt.getTime() : 0
     if (age > STALE_QUOTE_MS) {
-      logger.warn(`${coin.symbol} quote is stale: CoinGecko last updated it ${formatDuration(age)} ago`, {
-        symbol: coin.symbol,
-      })
+      logger.warn(
+        `${coin.symbol} quote is stale: CoinGecko last updated it ${formatDuration(age)} ago`,
+        {
+          symbol: coin.symbol,
+        },
+      )
     }
     usable.push({ symbol: coin.symbol, ...quote })
   })

@@ -19,7 +19,10 @@ export function registerCoinCommands(program: Command, action: ActionFactory): v
     .command('track')
     .description('track a coin, or change the coin id or currency of a tracked symbol')
     .argument('<symbol>', 'symbol to store prices under, such as SOL')
-    .requiredOption('--id <coingecko-id>', 'CoinGecko coin id, such as solana (see its /coins/list)')
+    .requiredOption(
+      '--id <coingecko-id>',
+      'CoinGecko coin id, such as solana (see its /coins/list)',
+    )
     .option('--vs <currency>', 'quote currency', 'usd')
     .action(
       action((ctx, symbol: string, flags: { id: string; vs: string }) =>

@@ -110,7 +110,10 @@ export function coinGeckoOptionsFromEnv(
       )
     }
     if (plan === 'pro' && !apiKey) {
-      throw new CryptorgError('ERR_USAGE', 'COINGECKO_API_PLAN is pro but COINGECKO_API_KEY is not set')
+      throw new CryptorgError(
+        'ERR_USAGE',
+        'COINGECKO_API_PLAN is pro but COINGECKO_API_KEY is not set',
+      )
     }
     options.plan = plan
   }
@@ -131,5 +134,8 @@ export function coinGeckoOptionsFromEnv(
 function resolveLogFormat(flag: string | undefined, onTerminal: boolean): LogFormat {
   if (flag === undefined) return onTerminal ? 'human' : 'json'
   if (flag === 'human' || flag === 'json') return flag
-  throw new CryptorgError('ERR_USAGE', `--log-format must be human or json, got ${JSON.stringify(flag)}`)
+  throw new CryptorgError(
+    'ERR_USAGE',
+    `--log-format must be human or json, got ${JSON.stringify(flag)}`,
+  )
 }

@@ -6,9 +6,7 @@ import type { CliContext } from '../context.js'
 import type { ActionFactory } from '../main.js'
 
 export function registerOrgCommands(program: Command, action: ActionFactory): void {
-  const org = program
-    .command('org')
-    .description('create, list, rename and delete organizations')
+  const org = program.command('org').description('create, list, rename and delete organizations')
 
   org
     .command('create')
@@ -63,7 +61,10 @@ export async function orgListRun(ctx: CliContext): Promise<void> {
     ctx.output.note('No organizations yet; create one with: cryptorg org create <name>')
     return
   }
-  ctx.output.printTable(['ID', 'NAME', 'CREATED'], orgs.map((o) => [o.id, o.name, o.created_at]))
+  ctx.output.printTable(
+    ['ID', 'NAME', 'CREATED'],
+    orgs.map((o) => [o.id, o.name, o.created_at]),
+  )
 }
 
 export async function orgShowRun(ctx: CliContext, opts: { org: string }): Promise<void> {
@@ -81,7 +82,9 @@ export async function orgRenameRun(
   const before = await c.orgs.get(opts.org)
   const org = await c.orgs.rename(before.id, opts.newName)
   if (ctx.output.json) return ctx.output.printJson(org)
-  ctx.output.printLine(`Renamed organization ${JSON.stringify(before.name)} to ${JSON.stringify(org.name)}`)
+  ctx.output.printLine(
+    `Renamed organization ${JSON.stringify(before.name)} to ${JSON.stringify(org.name)}`,
+  )
 }
 
 export async function orgDeleteRun(
@@ -110,7 +113,7 @@ export async function orgDeleteRun(
   if (ctx.output.json) return ctx.output.printJson(deleted)
   const count = deleted.prices_deleted
   ctx.output.printLine(
-    `Deleted organization ${JSON.stringify(org.name)} and its ${count} price${count === 1 ? '' : 's'}`,
+    `Deleted organization ${JSON.stringify(org.name)} and its ${plural(count, 'price')}`,
   )
 }
 
@@ -120,4 +123,8 @@ function printOrganization(ctx: CliContext, org: Organization): void {
     ['name', org.name],
     ['created_at', org.created_at],
   ])
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`
 }

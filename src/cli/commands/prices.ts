@@ -33,7 +33,10 @@ export function registerPriceCommands(program: Command, action: ActionFactory): 
     .description('record a price by hand, timestamped now')
     .requiredOption('--org <org>', 'organization id or name')
     .requiredOption('--symbol <symbol>', 'ticker, 1-10 letters or digits, such as BTC')
-    .requiredOption('--price <decimal>', 'plain decimal, at most 10 digits on each side of the point')
+    .requiredOption(
+      '--price <decimal>',
+      'plain decimal, at most 10 digits on each side of the point',
+    )
     .option('--currency <code>', 'quote currency', 'usd')
     .action(action((ctx, flags: AddFlags) => pricesAddRun(ctx, flags)))
 
