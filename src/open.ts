@@ -17,6 +17,7 @@ import { type LoopSummary, type RunLoopOptions, runLoop } from './daemon/loop.js
 import { type TickResult, runTick } from './daemon/tick.js'
 import { migrateToLatest } from './db/migrate.js'
 import { openSqlite } from './db/sqlite.js'
+import { guardStorage } from './db/storage-errors.js'
 import {
   type Clock,
   type FetchLike,
@@ -115,12 +116,13 @@ export async function open(options: OpenOptions): Promise<Cryptorg> {
   const context: CoreContext = Object.freeze({ db, clock, logger })
   let closed: Promise<void> | undefined
   const close = () => (closed ??= db.destroy())
-  const tick = (signal?: AbortSignal) => runTick(context, client, signal)
+  const guard = <T extends object>(service: T) => guardStorage(service, () => closed !== undefined)
+  const { tick } = guard({ tick: (signal?: AbortSignal) => runTick(context, client, signal) })
 
   return Object.freeze({
-    orgs: createOrgService(context),
-    prices: createPriceService(context),
-    coins: createCoinService(context),
+    orgs: guard(createOrgService(context)),
+    prices: guard(createPriceService(context)),
+    coins: guard(createCoinService(context)),
     poller: Object.freeze({
       tick,
       run: (runOptions?: RunLoopOptions) =>

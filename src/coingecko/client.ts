@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createFetch } from 'ofetch'
+import type { $Fetch } from 'ofetch'
 
 import type { Clock, FetchLike } from '../deps.js'
 import { CryptorgError, validationError } from '../errors.js'
@@ -69,9 +69,15 @@ export function createCoinGeckoClient(
   deps: CoinGeckoDeps,
 ): CoinGeckoClient {
   const settings = resolveSettings(options)
-  const $fetch = createFetch({ fetch: deps.fetch as typeof fetch })
+  // ofetch is loaded on the first request: commands that never poll do not pay for it.
+  let $fetch: Promise<$Fetch> | undefined
+  const loadFetch = () =>
+    ($fetch ??= import('ofetch').then(({ createFetch }) =>
+      createFetch({ fetch: deps.fetch as typeof fetch }),
+    ))
   const headers: Record<string, string> = { accept: 'application/json' }
   if (settings.apiKey) headers[`x-cg-${settings.plan}-api-key`] = settings.apiKey
+  const secrets = settings.apiKey ? [settings.apiKey] : []
 
   return {
     baseUrl: settings.baseUrl,
@@ -86,7 +92,8 @@ export function createCoinGeckoClient(
       const timeout = AbortSignal.timeout(settings.timeoutMs)
       let response
       try {
-        response = await $fetch.raw<string, 'text'>(`${settings.baseUrl}/simple/price`, {
+        const client = await loadFetch()
+        response = await client.raw<string, 'text'>(`${settings.baseUrl}/simple/price`, {
           query,
           headers,
           responseType: 'text',
@@ -101,7 +108,7 @@ export function createCoinGeckoClient(
       const text = response._data ?? ''
       if (!response.ok) {
         const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), deps.clock.now())
-        throw upstreamHttpError(response.status, text, retryAfterMs)
+        throw upstreamHttpError(response.status, text, retryAfterMs, secrets)
       }
       return readQuotes(parseBody(text, response.headers.get('content-type')), requests)
     },

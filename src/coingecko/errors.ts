@@ -56,14 +56,18 @@ export function parseRetryAfter(header: string | null, now: Date): number | unde
   return Math.max(0, date - now.getTime())
 }
 
-/** Builds the error for a non-2xx answer. The API key never appears in it. */
+/**
+ * Builds the error for a non-2xx answer. Upstream text is quoted with every value of `secrets`
+ * (the API key) blanked out, in case the server echoes what it was sent.
+ */
 export function upstreamHttpError(
   status: number,
   bodyText: string,
   retryAfterMs: number | undefined,
+  secrets: readonly string[] = [],
 ): CryptorgError {
   const { errorCode, message } = readErrorBody(bodyText)
-  const said = message ? `: ${oneLine(message)}` : ''
+  const said = message ? `: ${oneLine(redact(message, secrets))}` : ''
   const coded = errorCode === undefined ? '' : ` (error ${errorCode})`
   const details = { status, upstreamCode: errorCode, retryAfterMs }
 
@@ -87,6 +91,14 @@ export function upstreamHttpError(
   return new CryptorgError('ERR_UPSTREAM', `CoinGecko answered HTTP ${status}${coded}${said}`, {
     details,
   })
+}
+
+/** Replaces each secret in `text` with a marker. */
+export function redact(text: string, secrets: readonly string[]): string {
+  return secrets.reduce(
+    (result, secret) => (secret === '' ? result : result.split(secret).join('[redacted]')),
+    text,
+  )
 }
 
 /** Keeps an upstream message to one short line. */

@@ -99,7 +99,8 @@ export function formatTimestamp(stored: string): string {
 /** Prints a duration in milliseconds the way people write it (`5m`, `1h30m`, `1.5s`). */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${ms}ms`
-  if (ms < 60_000) return `${Number((ms / 1000).toFixed(1))}s`
+  // Truncated, not rounded, so that 59999 ms does not print as 60s.
+  if (ms < 60_000) return `${Math.floor(ms / 100) / 10}s`
   const parts: string[] = []
   let rest = Math.round(ms / 1000)
   for (const [unit, size] of [

@@ -10,7 +10,10 @@ import { quoteInput } from './money.js'
 export const ORG_NAME_MAX_LENGTH = 255
 export const SYMBOL_PATTERN = /^[A-Z0-9]{1,10}$/
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/
+// Control characters and line or paragraph separators would break tables and log lines.
+const CONTROL_CHARACTERS = /[\p{Cc}\p{Zl}\p{Zp}]/u
+// Names made only of spaces and invisible format characters (such as U+200B) look empty.
+const INVISIBLE_ONLY = /^[\p{Z}\p{Cf}\s]*$/u
 const COIN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,99}$/
 const CURRENCY_PATTERN = /^[a-z0-9]{2,10}$/
 
@@ -22,7 +25,7 @@ export function isUuid(value: string): boolean {
 /** Trims an organization name and checks its length and characters. */
 export function normalizeOrgName(input: string, field = 'name'): string {
   const name = input.normalize('NFC').trim()
-  if (name === '') throw validationError(field, `${field} must not be empty`)
+  if (INVISIBLE_ONLY.test(name)) throw validationError(field, `${field} must not be empty`)
   if ([...name].length > ORG_NAME_MAX_LENGTH) {
     throw validationError(field, `${field} must be at most ${ORG_NAME_MAX_LENGTH} characters`)
   }
@@ -41,7 +44,7 @@ export function orgNameKey(name: string): string {
 
 /** Upper-cases a symbol and checks it is 1-10 characters of A-Z and 0-9. */
 export function normalizeSymbol(input: string, field = 'symbol'): string {
-  const symbol = input.trim().toUpperCase()
+  const symbol = asciiCase(input, 'upper')
   if (!SYMBOL_PATTERN.test(symbol)) {
     throw validationError(
       field,
@@ -53,7 +56,7 @@ export function normalizeSymbol(input: string, field = 'symbol'): string {
 
 /** Checks a CoinGecko coin id such as `bitcoin` or `wrapped-bitcoin`. */
 export function normalizeCoinId(input: string, field = 'coin id'): string {
-  const id = input.trim().toLowerCase()
+  const id = asciiCase(input, 'lower')
   if (!COIN_ID_PATTERN.test(id)) {
     throw validationError(
       field,
@@ -66,7 +69,7 @@ export function normalizeCoinId(input: string, field = 'coin id'): string {
 
 /** Lower-cases a quote currency such as `usd` and checks its form. */
 export function normalizeCurrency(input: string, field = 'currency'): string {
-  const currency = input.trim().toLowerCase()
+  const currency = asciiCase(input, 'lower')
   if (!CURRENCY_PATTERN.test(currency)) {
     throw validationError(
       field,
@@ -74,6 +77,17 @@ export function normalizeCurrency(input: string, field = 'currency'): string {
     )
   }
   return currency
+}
+
+/**
+ * Trims and changes the case of an identifier, or returns '' when it is not ASCII: Unicode case
+ * mapping turns some other letters into A-Z (ı to I, ﬀ to FF, the Kelvin sign to k), which
+ * would let look-alike input pass the ASCII patterns.
+ */
+function asciiCase(input: string, to: 'upper' | 'lower'): string {
+  const trimmed = input.trim()
+  if (!/^[\x20-\x7e]*$/.test(trimmed)) return ''
+  return to === 'upper' ? trimmed.toUpperCase() : trimmed.toLowerCase()
 }
 
 /** Checks a whole number within bounds; `value` may come from a flag as text. */

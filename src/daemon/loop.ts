@@ -73,7 +73,9 @@ export async function runLoop(deps: LoopDeps, options: RunLoopOptions = {}): Pro
     if (signal?.aborted) break
 
     const now = clock.now().getTime()
-    const nextSlot = Math.max(slot + 1, Math.floor((now - firstTickAt) / intervalMs) + 1)
+    // The first slot due at or after now: a tick that took exactly one interval is followed
+    // at once by the next, while slots that passed during a longer tick are skipped.
+    const nextSlot = Math.max(slot + 1, Math.ceil((now - firstTickAt) / intervalMs))
     if (nextSlot > slot + 1) {
       logger.warn(`tick outlasted the interval; skipping ${nextSlot - slot - 1} tick(s)`, {
         interval_ms: intervalMs,

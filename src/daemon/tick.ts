@@ -9,9 +9,9 @@ import { QUOTE_PROBLEM_TEXT, type QuoteProblem } from '../coingecko/quotes.js'
 import type { CoreContext } from '../core/context.js'
 import { createCoinService } from '../core/coins.js'
 import { encodeTimestamp } from '../db/dialect.js'
-import { storageError } from '../db/sqlite.js'
+import { storageError } from '../db/storage-errors.js'
 import { CryptorgError, isCryptorgError } from '../errors.js'
-import { formatDuration } from '../core/time.js'
+import { formatDuration, formatTimestamp } from '../core/time.js'
 
 /** A quote older than this is still stored, with a warning in the log. */
 export const STALE_QUOTE_MS = 60 * 60 * 1000
@@ -67,7 +67,13 @@ export async function runTick(
     const coin = coins[index]!
     if (!quote.ok) {
       const reason = QUOTE_PROBLEM_TEXT[quote.problem]
-      skipped.push({ ...coin, currency: coin.vs_currency, problem: quote.problem, reason })
+      skipped.push({
+        symbol: coin.symbol,
+        coin_id: coin.coin_id,
+        currency: coin.vs_currency,
+        problem: quote.problem,
+        reason,
+      })
       logger.warn(`${coin.symbol} skipped: ${reason}`, { symbol: coin.symbol, coin: coin.coin_id })
       return
     }
@@ -127,7 +133,7 @@ export async function runTick(
   }
 
   return {
-    started_at: startedAt.toISOString(),
+    started_at: formatTimestamp(timestamp),
     duration_ms: clock.now().getTime() - startedAt.getTime(),
     organizations,
     symbols: usable.map((q) => q.symbol),
@@ -138,7 +144,7 @@ export async function runTick(
 
 function emptyResult(startedAt: Date, finishedAt: Date): TickResult {
   return {
-    started_at: startedAt.toISOString(),
+    started_at: formatTimestamp(encodeTimestamp(startedAt)),
     duration_ms: finishedAt.getTime() - startedAt.getTime(),
     organizations: 0,
     symbols: [],

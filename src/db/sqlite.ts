@@ -12,6 +12,7 @@ import { Kysely, SqliteDialect } from 'kysely'
 
 import { CryptorgError } from '../errors.js'
 import type { Database } from './schema.js'
+import { storageError } from './storage-errors.js'
 
 /** How long a writer waits for another process's lock before failing. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000
@@ -56,10 +57,4 @@ function assertParentDirectory(path: string): void {
   if (existsSync(path) && statSync(path).isDirectory()) {
     throw new CryptorgError('ERR_STORAGE', `database path ${JSON.stringify(path)} is a directory`)
   }
-}
-
-/** Wraps a driver error as `ERR_STORAGE`, keeping the driver's short explanation. */
-export function storageError(context: string, error: unknown): CryptorgError {
-  const reason = error instanceof Error ? error.message : String(error)
-  return new CryptorgError('ERR_STORAGE', `${context}: ${reason}`, { cause: error })
 }

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest'
 
-import { PRICE_DECIMALS, parsePrice, priceFromNumberText, quoteInput } from '../../src/core/money.js'
+import {
+  PRICE_DECIMALS,
+  parsePrice,
+  priceFromNumberText,
+  quoteInput,
+} from '../../src/core/money.js'
 import { CryptorgError } from '../../src/errors.js'
 
 function validationFailure(run: () => unknown): CryptorgError {
@@ -147,12 +152,9 @@ describe('priceFromNumberText', () => {
     expect(priceFromNumberText(text)).toEqual({ ok: false, problem: 'not-positive' })
   })
 
-  it.each(['12345678901', '1e10', '9999999999.99999999995'])(
-    'reports too-large for %j',
-    (text) => {
-      expect(priceFromNumberText(text)).toEqual({ ok: false, problem: 'too-large' })
-    },
-  )
+  it.each(['12345678901', '1e10', '9999999999.99999999995'])('reports too-large for %j', (text) => {
+    expect(priceFromNumberText(text)).toEqual({ ok: false, problem: 'too-large' })
+  })
 
   it.each(['abc', '', 'NaN', '1,5'])('reports not-a-number for %j', (text) => {
     expect(priceFromNumberText(text)).toEqual({ ok: false, problem: 'not-a-number' })

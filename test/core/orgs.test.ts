@@ -19,7 +19,7 @@ afterEach(async () => {
 })
 
 describe('orgs.create', () => {
-  it('returns the organization with a v4 UUID, the trimmed name and the creation time', async () => {
+  it('returns the organization with a v4 UUID, trimmed name and creation time', async () => {
     const org = await c.orgs.create('  Acme  ')
     expect(org.id).toMatch(UUID_V4)
     expect(org).toEqual({ id: org.id, name: 'Acme', created_at: '2024-09-17T12:00:00Z' })
@@ -193,7 +193,7 @@ describe('orgs.delete', () => {
     expect(await c.prices.history('Globex')).toHaveLength(1)
   })
 
-  it('removes the deleted organization prices so a new one with the same name has none', async () => {
+  it('leaves no prices for a new organization that reuses a deleted name', async () => {
     await c.orgs.create('Acme')
     await c.prices.add({ org: 'Acme', symbol: 'BTC', price: '1' })
     await c.orgs.delete('Acme')

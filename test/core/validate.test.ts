@@ -51,6 +51,10 @@ describe('normalizeOrgName', () => {
   it.each([
     ['', 'name must not be empty'],
     ['   ', 'name must not be empty'],
+    ['\u200b', 'name must not be empty'],
+    [' \u200b\u00a0\ufeff ', 'name must not be empty'],
+    ['Ac\u2028me', 'name must not contain control characters'],
+    ['Ac\u2029me', 'name must not contain control characters'],
     ['a'.repeat(256), 'name must be at most 255 characters'],
     ['Ac\u0000me', 'name must not contain control characters'],
     ['Ac\nme', 'name must not contain control characters'],
@@ -114,16 +118,24 @@ describe('normalizeSymbol', () => {
     expect(normalizeSymbol(input)).toBe(expected)
   })
 
-  it.each(['', '   ', 'ABCDEFGHIJK', 'BT-C', 'BT C', 'BTC!', 'BTC.X', 'BTC\n1'])(
-    'rejects %j naming the rule',
-    (input) => {
-      const error = validationFailure(() => normalizeSymbol(input))
-      expect(error.message).toBe(
-        `symbol must be 1-10 letters or digits, such as BTC, got ${JSON.stringify(input)}`,
-      )
-      expect(error.details).toEqual({ field: 'symbol' })
-    },
-  )
+  it.each([
+    '',
+    '   ',
+    'ABCDEFGHIJK',
+    'BT-C',
+    'BT C',
+    'BTC!',
+    'BTC.X',
+    'BTC\n1',
+    'b\u0131t',
+    '\ufb00',
+  ])('rejects %j naming the rule', (input) => {
+    const error = validationFailure(() => normalizeSymbol(input))
+    expect(error.message).toBe(
+      `symbol must be 1-10 letters or digits, such as BTC, got ${JSON.stringify(input)}`,
+    )
+    expect(error.details).toEqual({ field: 'symbol' })
+  })
 })
 
 describe('normalizeCoinId', () => {
@@ -138,14 +150,20 @@ describe('normalizeCoinId', () => {
     expect(normalizeCoinId(input)).toBe(expected)
   })
 
-  it.each(['', '-bitcoin', 'bit coin', 'bit_coin', 'bitcoin/usd', 'a'.repeat(101), 'é'])(
-    'rejects %j',
-    (input) => {
-      const error = validationFailure(() => normalizeCoinId(input))
-      expect(error.message).toMatch(/^coin id must be a CoinGecko id such as bitcoin/)
-      expect(error.details).toEqual({ field: 'coin id' })
-    },
-  )
+  it.each([
+    '',
+    '-bitcoin',
+    'bit coin',
+    'bit_coin',
+    'bitcoin/usd',
+    'a'.repeat(101),
+    'é',
+    '\u212aelvin',
+  ])('rejects %j', (input) => {
+    const error = validationFailure(() => normalizeCoinId(input))
+    expect(error.message).toMatch(/^coin id must be a CoinGecko id such as bitcoin/)
+    expect(error.details).toEqual({ field: 'coin id' })
+  })
 })
 
 describe('normalizeCurrency', () => {
@@ -160,7 +178,7 @@ describe('normalizeCurrency', () => {
     expect(normalizeCurrency(input)).toBe(expected)
   })
 
-  it.each(['', 'u', 'abcdefghijk', 'us-d', 'u$d', 'us d'])('rejects %j', (input) => {
+  it.each(['', 'u', 'abcdefghijk', 'us-d', 'u$d', 'us d', '\u212arw'])('rejects %j', (input) => {
     const error = validationFailure(() => normalizeCurrency(input))
     expect(error.message).toBe(
       `currency must be a currency code such as usd or eur, got ${JSON.stringify(input)}`,

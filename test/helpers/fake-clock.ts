@@ -19,7 +19,10 @@ export interface FakeClock extends Clock {
  * Creates a clock standing still at `start`. With `stepMs`, every `now()` call moves it forward by
  * that much afterwards, so consecutive readings differ.
  */
-export function fakeClock(start: Date | string = '2024-09-17T12:00:00.000Z', stepMs = 0): FakeClock {
+export function fakeClock(
+  start: Date | string = '2024-09-17T12:00:00.000Z',
+  stepMs = 0,
+): FakeClock {
   let current = new Date(start).getTime()
   return {
     now: () => {

@@ -40,42 +40,41 @@ export function registerDaemonCommand(program: Command, action: ActionFactory): 
 export async function daemonRun(ctx: CliContext, flags: DaemonFlags): Promise<void> {
   const intervalMs = validateInterval(parseDuration(flags.interval, 'interval'))
   const coingecko = coinGeckoOptionsFromEnv(ctx.io.env)
-  const clock = ctx.io.clock ?? systemClock
   const logger = createLineLogger({
     stream: ctx.io.stderr,
     format: resolveLogFormat(flags.logFormat, Boolean(ctx.io.stderr.isTTY)),
     level: ctx.output.options.verbose ? 'debug' : 'info',
-    clock,
+    clock: ctx.io.clock ?? systemClock,
   })
-  const c = await ctx.open({ coingecko, logger })
 
   if (flags.once) {
+    const c = await ctx.open({ coingecko, logger })
     const result = await c.poller.tick()
     if (ctx.output.json) return ctx.output.printJson(result)
     ctx.output.printLine(describeTick(result))
     return
   }
 
-  if (intervalMs < RECOMMENDED_MIN_INTERVAL_MS) {
-    logger.warn(
-      `interval ${formatDuration(intervalMs)} is shorter than a minute; CoinGecko refreshes ` +
-        'prices about once a minute, so most ticks will store repeated prices',
-      {},
-    )
-  }
-  const coins = await c.coins.list()
-  logger.info(
-    `daemon started: ${coins.map((coin) => coin.symbol).join(', ') || 'no coins'} every ` +
-      `${formatDuration(intervalMs)}`,
-    { interval_ms: intervalMs, database: ctx.databasePath() },
-  )
-
+  // Listening before the database opens means an early SIGTERM still ends the run cleanly.
   const controller = new AbortController()
   const stopListening = ctx.io.onShutdown((signal) => {
     logger.info(`${signal} received; stopping after the current tick`, {})
     controller.abort()
   })
   try {
+    const c = await ctx.open({ coingecko, logger })
+    if (intervalMs < RECOMMENDED_MIN_INTERVAL_MS) {
+      logger.warn(
+        `interval ${formatDuration(intervalMs)} is shorter than a minute; CoinGecko refreshes ` +
+          'prices about once a minute, so most ticks will store repeated prices',
+        {},
+      )
+    }
+    const symbols = (await c.coins.list()).map((coin) => coin.symbol)
+    logger.info(
+      `daemon started: ${symbols.join(', ') || 'no coins'} every ${formatDuration(intervalMs)}`,
+      { interval_ms: intervalMs, database: ctx.databasePath() },
+    )
     const summary = await c.poller.run({ intervalMs, signal: controller.signal })
     logger.info(`daemon stopped after ${summary.ticks} tick(s), ${summary.failures} failed`, {})
     if (ctx.output.json) ctx.output.printJson(summary)

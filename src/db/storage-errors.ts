@@ -1,0 +1,46 @@
+/**
+ * Database failures reach callers as `ERR_STORAGE`, whichever service or query met them.
+ * Services are wrapped once, in open(), instead of each query catching driver errors itself.
+ *
+ * @module
+ */
+import { CryptorgError, isCryptorgError } from '../errors.js'
+
+/** Wraps a driver error as `ERR_STORAGE`, keeping the driver's short explanation. */
+export function storageError(context: string, error: unknown): CryptorgError {
+  const reason = error instanceof Error ? error.message : String(error)
+  return new CryptorgError('ERR_STORAGE', `${context}: ${reason}`, { cause: error })
+}
+
+/** True for an error raised by the database driver rather than by our own code. */
+export function isDriverError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const code = (error as { code?: unknown }).code
+  return error.name === 'SqliteError' || (typeof code === 'string' && code.startsWith('SQLITE_'))
+}
+
+type AnyFunction = (...args: never[]) => unknown
+
+/**
+ * Returns a copy of `service` whose methods refuse to run once the database is closed and
+ * report driver errors as `ERR_STORAGE`. Other errors pass through unchanged: a bug stays a bug.
+ */
+export function guardStorage<T extends object>(service: T, isClosed: () => boolean): T {
+  const guarded: Record<string, unknown> = {}
+  for (const [name, member] of Object.entries(service)) {
+    if (typeof member !== 'function') {
+      guarded[name] = member
+      continue
+    }
+    guarded[name] = async (...args: unknown[]) => {
+      if (isClosed()) throw new CryptorgError('ERR_STORAGE', 'the database is closed')
+      try {
+        return await (member as AnyFunction)(...(args as never[]))
+      } catch (error) {
+        if (isCryptorgError(error) || !isDriverError(error)) throw error
+        throw storageError('database error', error)
+      }
+    }
+  }
+  return Object.freeze(guarded) as T
+}
