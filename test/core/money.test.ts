@@ -6,18 +6,8 @@ import {
   priceFromNumberText,
   quoteInput,
 } from '../../src/core/money.js'
-import { CryptorgError } from '../../src/errors.js'
+import { validationFailure } from '../helpers/errors.js'
 
-function validationFailure(run: () => unknown): CryptorgError {
-  try {
-    run()
-  } catch (error) {
-    expect(error).toBeInstanceOf(CryptorgError)
-    expect((error as CryptorgError).code).toBe('ERR_VALIDATION')
-    return error as CryptorgError
-  }
-  throw new Error('expected a validation error')
-}
 
 describe('parsePrice', () => {
   it('keeps exactly 10 decimals in the canonical form', () => {

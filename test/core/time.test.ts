@@ -7,18 +7,8 @@ import {
   parseMoment,
   parseSince,
 } from '../../src/core/time.js'
-import { CryptorgError } from '../../src/errors.js'
+import { validationFailure } from '../helpers/errors.js'
 
-function validationFailure(run: () => unknown): CryptorgError {
-  try {
-    run()
-  } catch (error) {
-    expect(error).toBeInstanceOf(CryptorgError)
-    expect((error as CryptorgError).code).toBe('ERR_VALIDATION')
-    return error as CryptorgError
-  }
-  throw new Error('expected a validation error')
-}
 
 describe('parseDuration', () => {
   it.each([

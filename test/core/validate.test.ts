@@ -10,18 +10,8 @@ import {
   orgNameKey,
   parseBoundedInteger,
 } from '../../src/core/validate.js'
-import { CryptorgError } from '../../src/errors.js'
+import { validationFailure } from '../helpers/errors.js'
 
-function validationFailure(run: () => unknown): CryptorgError {
-  try {
-    run()
-  } catch (error) {
-    expect(error).toBeInstanceOf(CryptorgError)
-    expect((error as CryptorgError).code).toBe('ERR_VALIDATION')
-    return error as CryptorgError
-  }
-  throw new Error('expected a validation error')
-}
 
 describe('normalizeOrgName', () => {
   it.each([
