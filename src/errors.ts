@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'ERR_CONFLICT'
   | 'ERR_UPSTREAM'
   | 'ERR_RATE_LIMITED'
+  | 'ERR_UNHEALTHY'
   | 'ERR_STORAGE'
   | 'ERR_INTERNAL'
 
@@ -28,6 +29,8 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = Object.freeze({
   ERR_CONFLICT: 3,
   ERR_UPSTREAM: 5,
   ERR_RATE_LIMITED: 5,
+  // A health check that fails, distinct from every other failure so monitors can tell.
+  ERR_UNHEALTHY: 6,
   ERR_STORAGE: 1,
   ERR_INTERNAL: 1,
 })
@@ -40,6 +43,7 @@ export const HTTP_STATUSES: Readonly<Record<ErrorCode, number>> = Object.freeze(
   ERR_CONFLICT: 409,
   ERR_UPSTREAM: 502,
   ERR_RATE_LIMITED: 503,
+  ERR_UNHEALTHY: 503,
   ERR_STORAGE: 500,
   ERR_INTERNAL: 500,
 })

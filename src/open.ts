@@ -13,8 +13,7 @@ import { type CoinService, createCoinService } from './core/coins.js'
 import type { CoreContext } from './core/context.js'
 import { type OrgService, createOrgService } from './core/orgs.js'
 import { type PriceService, createPriceService } from './core/prices.js'
-import { type LoopSummary, type RunLoopOptions, runLoop } from './daemon/loop.js'
-import { type TickResult, runTick } from './daemon/tick.js'
+import { type Poller, createPoller } from './daemon/poller.js'
 import { migrateToLatest } from './db/migrate.js'
 import { openSqlite } from './db/sqlite.js'
 import { guardStorage } from './db/storage-errors.js'
@@ -43,25 +42,10 @@ export interface OpenOptions {
   sleep?: Sleep
   /** CoinGecko settings; checked when open() runs. @default the public API without a key */
   coingecko?: CoinGeckoOptions
-}
-
-/** The poller: one tick, or a loop of them. */
-export interface Poller {
-  /**
-   * Fetches the tracked coins once and stores a row per organization and usable quote, in one
-   * transaction.
-   *
-   * @throws CryptorgError `ERR_UPSTREAM`, `ERR_RATE_LIMITED` or `ERR_STORAGE`; nothing is
-   *   written then.
-   */
-  tick(signal?: AbortSignal): Promise<TickResult>
-  /**
-   * Ticks at once and then every interval until `options.signal` aborts, logging one line per
-   * tick. Failed ticks are logged and retried at the next interval.
-   *
-   * @throws CryptorgError `ERR_STORAGE` when the database breaks.
-   */
-  run(options?: RunLoopOptions): Promise<LoopSummary>
+  /** Used for tick jitter. @default Math.random */
+  random?: () => number
+  /** Identifies this process in the daemon's leader lease. @default host:pid:random */
+  daemonId?: string
 }
 
 /** An open cryptorg installation. Close it when done (or use `await using`). */
@@ -117,17 +101,20 @@ export async function open(options: OpenOptions): Promise<Cryptorg> {
   let closed: Promise<void> | undefined
   const close = () => (closed ??= db.destroy())
   const guard = <T extends object>(service: T) => guardStorage(service, () => closed !== undefined)
-  const { tick } = guard({ tick: (signal?: AbortSignal) => runTick(context, client, signal) })
+  const prices = guard(createPriceService(context))
+  const poller = createPoller(context, {
+    client,
+    prices,
+    sleep,
+    random: options.random ?? Math.random,
+    ...(options.daemonId !== undefined && { daemonId: options.daemonId }),
+  })
 
   return Object.freeze({
     orgs: guard(createOrgService(context)),
-    prices: guard(createPriceService(context)),
+    prices,
     coins: guard(createCoinService(context)),
-    poller: Object.freeze({
-      tick,
-      run: (runOptions?: RunLoopOptions) =>
-        runLoop({ clock, logger, sleep, tick: () => tick() }, runOptions),
-    }),
+    poller: guard(poller),
     close,
     [Symbol.asyncDispose]: close,
   })

@@ -1,6 +1,7 @@
 /**
  * The daemon's log: one line per event on stderr. Short human lines on a terminal, one JSON
- * object per line otherwise, so journald and log shippers get fields they can query.
+ * object per line otherwise, so log shippers get fields they can query, or plain lines with a
+ * syslog priority prefix for journald.
  *
  * @module
  */
@@ -8,9 +9,11 @@ import type { Clock, LogFields, Logger } from '../deps.js'
 import type { OutputStream } from './io.js'
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
-export type LogFormat = 'human' | 'json'
+export type LogFormat = 'human' | 'json' | 'journal'
 
 const LEVEL_RANK: Readonly<Record<LogLevel, number>> = { debug: 10, info: 20, warn: 30, error: 40 }
+/** syslog priorities, which journald reads from a `<N>` prefix on each line of stderr. */
+const SYSLOG_PRIORITY: Readonly<Record<LogLevel, number>> = { debug: 7, info: 6, warn: 4, error: 3 }
 /** Field names whose values are never written, whatever code logs them. */
 const SECRET_FIELD = /pass(word)?|secret|token|api[-_]?key|authorization|cookie/i
 
@@ -32,6 +35,11 @@ export function createLineLogger(options: LineLoggerOptions): Logger {
       options.stream.write(
         `${JSON.stringify({ ts: now.toISOString(), level, msg: message, ...safe })}\n`,
       )
+      return
+    }
+    if (options.format === 'journal') {
+      // journald stamps the time itself; the prefix carries the level.
+      options.stream.write(`<${SYSLOG_PRIORITY[level]}>${message}\n`)
       return
     }
     const time = now.toISOString().slice(11, 19)

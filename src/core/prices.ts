@@ -1,18 +1,18 @@
 /**
- * Price history per organization: manual entries, the latest price of each symbol, and
- * filtered history.
+ * Price history per organization: manual entries, the latest price of each symbol, filtered
+ * history, and pruning by age.
  *
  * @module
  */
-import { sql } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 
 import { encodeTimestamp } from '../db/dialect.js'
-import type { CryptoPriceTable, PriceSource } from '../db/schema.js'
+import type { CryptoPriceTable, Database, PriceSource } from '../db/schema.js'
 import { validationError } from '../errors.js'
 import type { CoreContext } from './context.js'
-import { parsePrice } from './money.js'
+import { parsePrice, quoteInput } from './money.js'
 import { findOrgRow } from './orgs.js'
-import { formatTimestamp, parseMoment } from './time.js'
+import { formatTimestamp, parseDuration, parseMoment } from './time.js'
 import { normalizeCurrency, normalizeSymbol, parseBoundedInteger } from './validate.js'
 
 /** A price as the library returns it and the CLI and API print it. */
@@ -55,6 +55,37 @@ export interface PriceHistoryOptions {
 export const DEFAULT_HISTORY_LIMIT = 100
 export const MAX_HISTORY_LIMIT = 10_000
 
+/** Options of {@link PriceService.prune}. */
+export interface PrunePricesOptions {
+  /** Prices recorded strictly before this moment are deleted. */
+  olderThan: Date
+  /** Only this organization's prices (id or name). @default every organization */
+  org?: string
+  /** Counts what would be deleted and deletes nothing. @default false */
+  dryRun?: boolean
+  /** Rows deleted per transaction, 1 to MAX_PRUNE_BATCH_SIZE. @default DEFAULT_PRUNE_BATCH_SIZE */
+  batchSize?: number
+  /** Checked between batches: once aborted, no further batch starts. */
+  signal?: AbortSignal
+}
+
+/** What {@link PriceService.prune} did, or would do on a dry run. */
+export interface PruneResult {
+  /** The cutoff as ISO-8601 UTC: prices before it were (or would be) deleted. */
+  cutoff: string
+  /** Rows deleted, or that would be deleted on a dry run. */
+  deleted: number
+  dry_run: boolean
+}
+
+export const DEFAULT_PRUNE_BATCH_SIZE = 5000
+export const MAX_PRUNE_BATCH_SIZE = 100_000
+/**
+ * The shortest age front ends accept for pruning: a day. The daemon stores a row every few
+ * minutes, so a slip such as `1s` or `90m` for `90d` would otherwise wipe nearly all history.
+ */
+export const MIN_PRUNE_AGE_MS = 86_400_000
+
 export interface PriceService {
   /**
    * Records a manual price at the current time.
@@ -67,6 +98,22 @@ export interface PriceService {
   latest(org: string): Promise<Price[]>
   /** Prices of an organization, newest first. */
   history(org: string, options?: PriceHistoryOptions): Promise<Price[]>
+  /**
+   * Deletes prices recorded before `options.olderThan`, in batches of `batchSize` rows, each
+   * batch its own short transaction, so readers and the poller are never held up for long.
+   * When the signal aborts, the batches already deleted stay deleted and the count says so.
+   *
+   * @throws CryptorgError `ERR_VALIDATION` for an invalid date or batch size and
+   *   `ERR_NOT_FOUND` for an unknown organization, both before anything is deleted;
+   *   `ERR_STORAGE` when a batch fails (earlier batches stay deleted).
+   *
+   * @example
+   * ```ts
+   * const ninetyDaysAgo = new Date(Date.now() - 90 * 86_400_000)
+   * const { deleted } = await c.prices.prune({ olderThan: ninetyDaysAgo, org: 'Acme' })
+   * ```
+   */
+  prune(options: PrunePricesOptions): Promise<PruneResult>
 }
 
 export function createPriceService(context: CoreContext): PriceService {
@@ -150,7 +197,84 @@ export function createPriceService(context: CoreContext): PriceService {
         .execute()
       return rows.map(toPrice)
     },
+
+    async prune(options) {
+      if (!(options?.olderThan instanceof Date)) {
+        throw validationError('olderThan', 'olderThan must be a Date')
+      }
+      const cutoff = encodeTimestamp(toMoment(options.olderThan, 'olderThan'))
+      const batchSize =
+        options.batchSize === undefined
+          ? DEFAULT_PRUNE_BATCH_SIZE
+          : parseBoundedInteger(options.batchSize, 'batchSize', 1, MAX_PRUNE_BATCH_SIZE)
+      const orgId = options.org === undefined ? undefined : (await findOrgRow(db, options.org)).id
+      const target = { cutoff, orgId }
+
+      const deleted = options.dryRun
+        ? await countPrunable(db, target)
+        : await deleteInBatches(db, target, batchSize, options.signal)
+      return { cutoff: formatTimestamp(cutoff), deleted, dry_run: Boolean(options.dryRun) }
+    },
   }
+}
+
+interface PruneTarget {
+  /** Encoded like stored timestamps, so text comparison is time order. */
+  cutoff: string
+  orgId: string | undefined
+}
+
+function prunable(db: Kysely<Database>, target: PruneTarget) {
+  let query = db.selectFrom('crypto_prices').where('timestamp', '<', target.cutoff)
+  if (target.orgId !== undefined) query = query.where('org_id', '=', target.orgId)
+  return query
+}
+
+async function countPrunable(db: Kysely<Database>, target: PruneTarget): Promise<number> {
+  const { count } = await prunable(db, target)
+    .select((eb) => eb.fn.countAll<number | string>().as('count'))
+    .executeTakeFirstOrThrow()
+  return Number(count)
+}
+
+async function deleteInBatches(
+  db: Kysely<Database>,
+  target: PruneTarget,
+  batchSize: number,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  let total = 0
+  while (!signal?.aborted) {
+    // One statement is one transaction of its own; oldest rows go first, so an interrupted
+    // prune leaves a clean cutoff behind.
+    const batch = prunable(db, target).select('id').orderBy('timestamp').limit(batchSize)
+    const result = await db.deleteFrom('crypto_prices').where('id', 'in', batch).executeTakeFirst()
+    const deleted = Number(result.numDeletedRows)
+    total += deleted
+    if (deleted < batchSize) break
+    // better-sqlite3 runs each statement synchronously: yielding to the event loop between
+    // batches lets timers, signals and other queries on this connection through.
+    await new Promise((resolve) => setTimeout(resolve, 0))
+  }
+  return total
+}
+
+/**
+ * Parses how old prices must be to go (`90d`, `12w`), as used by `prices prune --older-than`
+ * and the daemon's `--retention`, refusing anything under {@link MIN_PRUNE_AGE_MS}.
+ *
+ * @throws CryptorgError `ERR_VALIDATION` for text that is not a duration or is under a day.
+ */
+export function parsePruneAge(text: string, field: string): number {
+  const ageMs = parseDuration(text, field)
+  if (ageMs < MIN_PRUNE_AGE_MS) {
+    throw validationError(
+      field,
+      `${field} must be at least 1d so that a typo cannot delete recent history, ` +
+        `got ${quoteInput(text)}`,
+    )
+  }
+  return ageMs
 }
 
 function toMoment(value: Date | string, field: string): Date {

@@ -4,11 +4,14 @@
  *
  * @module
  */
+import { type Kysely, sql } from 'kysely'
+
 import type { CoinGeckoClient } from '../coingecko/client.js'
 import { QUOTE_PROBLEM_TEXT, type QuoteProblem } from '../coingecko/quotes.js'
 import type { CoreContext } from '../core/context.js'
 import { createCoinService } from '../core/coins.js'
 import { encodeTimestamp } from '../db/dialect.js'
+import type { Database } from '../db/schema.js'
 import { storageError } from '../db/storage-errors.js'
 import { CryptorgError, isCryptorgError } from '../errors.js'
 import { formatDuration, formatTimestamp } from '../core/time.js'
@@ -27,7 +30,7 @@ export interface SkippedQuote {
 
 /** What one tick did. */
 export interface TickResult {
-  /** ISO-8601 UTC; also the timestamp of every row the tick wrote. */
+  /** ISO-8601 UTC timestamp of every row the tick wrote: its slot, or its start time. */
   started_at: string
   duration_ms: number
   organizations: number
@@ -35,6 +38,23 @@ export interface TickResult {
   symbols: string[]
   rows_written: number
   skipped: SkippedQuote[]
+}
+
+/** Options of {@link runTick}. */
+export interface TickOptions {
+  /** Aborts the CoinGecko request; the write, once started, is never interrupted. */
+  signal?: AbortSignal
+  /**
+   * Timestamp of the rows: the tick's slot in the daemon loop. Writing one slot twice adds no
+   * rows the second time.
+   * @default the clock's current time
+   */
+  timestamp?: Date
+  /**
+   * Runs first inside the write transaction; returning false abandons the tick with
+   * `ERR_CONFLICT` and writes nothing. The daemon loop re-checks its leader lease here.
+   */
+  fence?: (trx: Kysely<Database>) => Promise<boolean>
 }
 
 /**
@@ -46,14 +66,16 @@ export interface TickResult {
 export async function runTick(
   context: CoreContext,
   client: CoinGeckoClient,
-  signal?: AbortSignal,
+  options: TickOptions = {},
 ): Promise<TickResult> {
   const { db, clock, logger } = context
+  const { signal, fence } = options
   const startedAt = clock.now()
+  const timestamp = encodeTimestamp(options.timestamp ?? startedAt)
   const coins = await createCoinService(context).list()
   if (coins.length === 0) {
     logger.warn('no coins are tracked; nothing to fetch', {})
-    return emptyResult(startedAt, clock.now())
+    return emptyResult(timestamp, startedAt, clock.now())
   }
 
   const quotes = await client.fetchQuotes(
@@ -95,11 +117,17 @@ export async function runTick(
     })
   }
 
-  const timestamp = encodeTimestamp(startedAt)
   let organizations = 0
   let rowsWritten = 0
   try {
     await db.transaction().execute(async (trx) => {
+      if (fence && !(await fence(trx))) {
+        throw new CryptorgError(
+          'ERR_CONFLICT',
+          'another daemon holds the leader lease; this tick was not written',
+          { details: { leaseLost: true } },
+        )
+      }
       const { count } = await trx
         .selectFrom('organizations')
         .select((eb) => eb.fn.countAll<number | string>().as('count'))
@@ -122,8 +150,12 @@ export async function runTick(
                 s.val(timestamp).as('timestamp'),
                 s.val('coingecko').as('source'),
                 s.val(quote.quotedAt ? encodeTimestamp(quote.quotedAt) : null).as('quoted_at'),
-              ]),
+              ])
+              // SQLite reads "SELECT ... FROM t ON CONFLICT" as a join unless a WHERE comes first.
+              .where(sql<boolean>`true`),
           )
+          // A slot already written (by a daemon that lost the lease mid-tick) stays as it is.
+          .onConflict((oc) => oc.doNothing())
           .executeTakeFirst()
         rowsWritten += Number(result.numInsertedOrUpdatedRows ?? 0)
       }
@@ -142,9 +174,9 @@ export async function runTick(
   }
 }
 
-function emptyResult(startedAt: Date, finishedAt: Date): TickResult {
+function emptyResult(timestamp: string, startedAt: Date, finishedAt: Date): TickResult {
   return {
-    started_at: formatTimestamp(encodeTimestamp(startedAt)),
+    started_at: formatTimestamp(timestamp),
     duration_ms: finishedAt.getTime() - startedAt.getTime(),
     organizations: 0,
     symbols: [],

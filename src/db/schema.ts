@@ -35,8 +35,36 @@ export interface TrackedCoinTable {
   created_at: string
 }
 
+/** The row a leading daemon holds and renews; see src/daemon/lease.ts. */
+export interface DaemonLeaseTable {
+  name: string
+  holder: string
+  acquired_at: string
+  renewed_at: string
+  expires_at: string
+  interval_ms: number
+  next_tick_at: string | null
+}
+
+export type TickOutcome = 'ok' | 'failed'
+
+/** One finished tick of a daemon loop, for `daemon status`. */
+export interface DaemonTickTable {
+  id: Generated<number>
+  holder: string
+  slot_at: string
+  started_at: string
+  finished_at: string
+  outcome: TickOutcome
+  rows_written: number
+  error_code: string | null
+  error: string | null
+}
+
 export interface Database {
   organizations: OrganizationTable
   crypto_prices: CryptoPriceTable
   tracked_coins: TrackedCoinTable
+  daemon_lease: DaemonLeaseTable
+  daemon_ticks: DaemonTickTable
 }

@@ -2,19 +2,15 @@
  * The built `cryptorg` binary run as a user runs it: a real process, a real database file and
  * a mock CoinGecko on 127.0.0.1. `npm test` builds dist/ before these run.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 
 import { open } from '../../src/index.js'
 import { type MockCoinGecko, startMockCoinGecko } from '../helpers/mock-coingecko.js'
-
-const BIN = fileURLToPath(new URL('../../bin/cryptorg.js', import.meta.url))
-const BUILT_CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
+import { assertBuilt, runBin, startBin, waitFor } from '../helpers/process.js'
 
 let mock: MockCoinGecko
 let directory: string
@@ -29,42 +25,8 @@ function environment(): NodeJS.ProcessEnv {
   }
 }
 
-function cryptorg(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: environment() }, (error, stdout, stderr) => {
-      const code = error ? Number((error as { code?: unknown }).code ?? 1) : 0
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
-
-/** Starts `cryptorg daemon`, collecting stderr lines as they arrive. */
-function startDaemon(...args: string[]): { child: ChildProcess; lines: string[] } {
-  const child = spawn(process.execPath, [BIN, 'daemon', ...args], {
-    env: environment(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const lines: string[] = []
-  let partial = ''
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    const parts = (partial + chunk).split('\n')
-    partial = parts.pop() ?? ''
-    lines.push(...parts)
-  })
-  return { child, lines }
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs}ms`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
-
-function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: string | null }> {
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
-}
+const cryptorg = (...args: string[]) => runBin(args, environment())
+const startDaemon = (...args: string[]) => startBin(['daemon', ...args], environment())
 
 /** Rows per tick timestamp, read through the library. */
 async function rowsPerTick(): Promise<Map<string, number>> {
@@ -82,9 +44,7 @@ async function rowsPerTick(): Promise<Map<string, number>> {
   }
 }
 
-beforeAll(() => {
-  if (!existsSync(BUILT_CLI)) throw new Error('dist/ is missing: run "npm run build" first')
-})
+beforeAll(assertBuilt)
 
 beforeEach(async () => {
   directory = mkdtempSync(join(tmpdir(), 'cryptorg-e2e-'))
@@ -142,12 +102,12 @@ describe('cryptorg binary', () => {
     await cryptorg('org', 'create', 'Acme')
     await cryptorg('org', 'create', 'Globex')
 
-    const { child, lines } = startDaemon('--interval', '2s')
+    const { child, lines, exited } = startDaemon('--interval', '2s')
     const stored = () => lines.filter((line) => line.includes('stored 4 prices')).length
     await waitFor(() => stored() >= 2, 10_000)
     const stoppedAt = Date.now()
     child.kill('SIGTERM')
-    const exit = await exitOf(child)
+    const exit = await exited
 
     expect(exit).toEqual({ code: 0, signal: null })
     expect(Date.now() - stoppedAt).toBeLessThan(5000)
@@ -163,10 +123,10 @@ describe('cryptorg binary', () => {
     await cryptorg('org', 'create', 'Acme')
     mock.setFallback({ fixture: 'simple-price-usd', delayMs: 1500 })
 
-    const { child, lines } = startDaemon('--interval', '1m')
+    const { child, lines, exited } = startDaemon('--interval', '1m')
     await mock.waitForRequests(1, 10_000)
     child.kill('SIGTERM')
-    const exit = await exitOf(child)
+    const exit = await exited
 
     expect(exit.code).toBe(0)
     expect(lines.some((line) => line.includes('stored 2 prices'))).toBe(true)

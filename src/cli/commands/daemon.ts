@@ -1,31 +1,45 @@
 import type { Command } from 'commander'
 
-import type { CoinGeckoOptions } from '../../coingecko/client.js'
 import { formatDuration, parseDuration } from '../../core/time.js'
+import { parsePruneAge } from '../../core/prices.js'
 import { RECOMMENDED_MIN_INTERVAL_MS, validateInterval } from '../../daemon/loop.js'
 import { describeTick } from '../../daemon/tick.js'
 import { systemClock } from '../../deps.js'
 import { CryptorgError } from '../../errors.js'
+import { coinGeckoOptionsFromEnv } from '../coingecko-env.js'
 import type { CliContext } from '../context.js'
 import { type LogFormat, createLineLogger } from '../logger.js'
 import type { ActionFactory } from '../main.js'
+import { registerDaemonStatusCommand } from './daemon-status.js'
 
 interface DaemonFlags {
   once?: boolean
   interval: string
+  jitter?: string
+  retention?: string
   logFormat?: string
 }
 
-export function registerDaemonCommand(program: Command, action: ActionFactory): void {
-  program
+const LOG_FORMATS: readonly LogFormat[] = ['human', 'json', 'journal']
+
+export function registerDaemonCommand(program: Command, action: ActionFactory): Command {
+  const daemon = program
     .command('daemon')
     .description('fetch the tracked coins from CoinGecko now and then at every interval')
     .option('--once', 'run a single tick and exit (non-zero if it failed)')
     .option('--interval <duration>', 'time between ticks, at least 1s (30s, 5m, 1h)', '5m')
-    .option('--log-format <format>', 'human or json (default: human on a terminal, else json)')
+    .option('--jitter <duration>', 'start each tick up to this much later, at random')
+    .option('--retention <duration>', 'prune prices older than this once a day (at least 1d)')
+    .option(
+      '--log-format <format>',
+      'human, json or journal (default: human on a terminal, else json)',
+    )
     .addHelpText(
       'after',
       [
+        '',
+        'Ticks fall on interval boundaries (:00, :05, ... for 5m). Only one daemon per database',
+        'writes ticks (the holder of the leader lease); others stand by and take over.',
         '',
         'Environment:',
         '  CRYPTORG_COINGECKO_URL      API root (default https://api.coingecko.com/api/v3)',
@@ -35,10 +49,16 @@ export function registerDaemonCommand(program: Command, action: ActionFactory): 
       ].join('\n'),
     )
     .action(action((ctx, flags: DaemonFlags) => daemonRun(ctx, flags)))
+
+  registerDaemonStatusCommand(daemon, action)
+  return daemon
 }
 
 export async function daemonRun(ctx: CliContext, flags: DaemonFlags): Promise<void> {
   const intervalMs = validateInterval(parseDuration(flags.interval, 'interval'))
+  const jitterMs = flags.jitter === undefined ? 0 : parseDuration(flags.jitter, 'jitter')
+  const retentionMs =
+    flags.retention === undefined ? undefined : parsePruneAge(flags.retention, 'retention')
   const coingecko = coinGeckoOptionsFromEnv(ctx.io.env)
   const logger = createLineLogger({
     stream: ctx.io.stderr,
@@ -75,7 +95,12 @@ export async function daemonRun(ctx: CliContext, flags: DaemonFlags): Promise<vo
       `daemon started: ${symbols.join(', ') || 'no coins'} every ${formatDuration(intervalMs)}`,
       { interval_ms: intervalMs, database: ctx.databasePath() },
     )
-    const summary = await c.poller.run({ intervalMs, signal: controller.signal })
+    const summary = await c.poller.run({
+      intervalMs,
+      jitterMs,
+      signal: controller.signal,
+      ...(retentionMs !== undefined && { retentionMs }),
+    })
     logger.info(`daemon stopped after ${summary.ticks} tick(s), ${summary.failures} failed`, {})
     if (ctx.output.json) ctx.output.printJson(summary)
   } finally {
@@ -83,58 +108,11 @@ export async function daemonRun(ctx: CliContext, flags: DaemonFlags): Promise<vo
   }
 }
 
-/** Reads the CoinGecko settings from the environment, naming the variable at fault. */
-export function coinGeckoOptionsFromEnv(
-  env: Readonly<Record<string, string | undefined>>,
-): CoinGeckoOptions {
-  const options: CoinGeckoOptions = {}
-  const url = env['CRYPTORG_COINGECKO_URL']?.trim()
-  if (url) {
-    if (!/^https?:\/\/[^/\s]+/i.test(url)) {
-      throw new CryptorgError(
-        'ERR_USAGE',
-        `CRYPTORG_COINGECKO_URL must be an http or https URL, got ${JSON.stringify(url)}`,
-      )
-    }
-    options.baseUrl = url
-  }
-  const apiKey = env['COINGECKO_API_KEY']?.trim()
-  if (apiKey) options.apiKey = apiKey
-  const plan = env['COINGECKO_API_PLAN']?.trim().toLowerCase()
-  if (plan) {
-    if (plan !== 'demo' && plan !== 'pro') {
-      throw new CryptorgError(
-        'ERR_USAGE',
-        `COINGECKO_API_PLAN must be demo or pro, got ${JSON.stringify(plan)}`,
-      )
-    }
-    if (plan === 'pro' && !apiKey) {
-      throw new CryptorgError(
-        'ERR_USAGE',
-        'COINGECKO_API_PLAN is pro but COINGECKO_API_KEY is not set',
-      )
-    }
-    options.plan = plan
-  }
-  const timeout = env['CRYPTORG_COINGECKO_TIMEOUT']?.trim()
-  if (timeout) {
-    const timeoutMs = parseDuration(timeout, 'CRYPTORG_COINGECKO_TIMEOUT')
-    if (timeoutMs < 100 || timeoutMs > 300_000) {
-      throw new CryptorgError(
-        'ERR_USAGE',
-        `CRYPTORG_COINGECKO_TIMEOUT must be from 100ms to 5m, got ${JSON.stringify(timeout)}`,
-      )
-    }
-    options.timeoutMs = timeoutMs
-  }
-  return options
-}
-
 function resolveLogFormat(flag: string | undefined, onTerminal: boolean): LogFormat {
   if (flag === undefined) return onTerminal ? 'human' : 'json'
-  if (flag === 'human' || flag === 'json') return flag
+  if ((LOG_FORMATS as readonly string[]).includes(flag)) return flag as LogFormat
   throw new CryptorgError(
     'ERR_USAGE',
-    `--log-format must be human or json, got ${JSON.stringify(flag)}`,
+    `--log-format must be human, json or journal, got ${JSON.stringify(flag)}`,
   )
 }

@@ -1,9 +1,11 @@
 import type { Command } from 'commander'
 
-import { MAX_HISTORY_LIMIT, type Price } from '../../core/prices.js'
+import { quoteInput } from '../../core/money.js'
+import { MAX_HISTORY_LIMIT, type Price, parsePruneAge } from '../../core/prices.js'
 import { parseSince } from '../../core/time.js'
 import { parseBoundedInteger } from '../../core/validate.js'
 import { systemClock } from '../../deps.js'
+import { CryptorgError, validationError } from '../../errors.js'
 import type { CliContext } from '../context.js'
 import type { ActionFactory } from '../main.js'
 
@@ -12,6 +14,13 @@ interface AddFlags {
   symbol: string
   price: string
   currency: string
+}
+
+interface PruneFlags {
+  olderThan: string
+  org?: string
+  dryRun?: boolean
+  yes?: boolean
 }
 
 interface HistoryFlags {
@@ -55,6 +64,15 @@ export function registerPriceCommands(program: Command, action: ActionFactory): 
     .option('--until <when>', 'up to this time: a duration back from now or ISO-8601')
     .option('--limit <n>', 'at most this many rows (1-10000)', '100')
     .action(action((ctx, flags: HistoryFlags) => pricesHistoryRun(ctx, flags)))
+
+  prices
+    .command('prune')
+    .description('delete prices older than a given age, in small batches')
+    .requiredOption('--older-than <duration>', 'age of the prices to delete, at least 1d (90d)')
+    .option('--org <org>', 'only this organization (default: every organization)')
+    .option('--dry-run', 'count what would be deleted and delete nothing')
+    .option('-y, --yes', 'do not ask for confirmation (required when not on a terminal)')
+    .action(action((ctx, flags: PruneFlags) => pricesPruneRun(ctx, flags)))
 }
 
 export async function pricesAddRun(ctx: CliContext, opts: AddFlags): Promise<void> {
@@ -102,6 +120,51 @@ export async function pricesHistoryRun(ctx: CliContext, opts: HistoryFlags): Pro
     return
   }
   printPrices(ctx, history)
+}
+
+export async function pricesPruneRun(ctx: CliContext, opts: PruneFlags): Promise<void> {
+  const olderThan = pruneCutoff(ctx, opts.olderThan)
+  const dryRun = Boolean(opts.dryRun)
+  const ask = !dryRun && !opts.yes
+  if (ask && !ctx.canPrompt()) {
+    throw new CryptorgError(
+      'ERR_USAGE',
+      'refusing to delete prices without --yes when not on a terminal (--dry-run counts them)',
+    )
+  }
+
+  const c = await ctx.open()
+  // Resolving the organization first reports a wrong name before any question is asked.
+  const scope =
+    opts.org === undefined ? '' : ` of ${JSON.stringify((await c.orgs.get(opts.org)).name)}`
+  const target = { olderThan, ...(opts.org !== undefined && { org: opts.org }) }
+  if (ask) {
+    const { cutoff, deleted } = await c.prices.prune({ ...target, dryRun: true })
+    const question = `Delete ${plural(deleted, 'price')}${scope} older than ${cutoff}?`
+    if (!(await ctx.io.confirm(question))) return ctx.output.note('Nothing deleted')
+  }
+
+  const result = await c.prices.prune({ ...target, dryRun })
+  if (ctx.output.json) return ctx.output.printJson(result)
+  const verb = dryRun ? 'Would delete' : 'Deleted'
+  ctx.output.printLine(
+    `${verb} ${plural(result.deleted, 'price')}${scope} older than ${result.cutoff}`,
+  )
+}
+
+/** The moment `--older-than` points at, counted back from the clock. */
+function pruneCutoff(ctx: CliContext, olderThan: string): Date {
+  const ageMs = parsePruneAge(olderThan, 'older-than')
+  const cutoff = new Date((ctx.io.clock ?? systemClock).now().getTime() - ageMs)
+  // Ages beyond the range of Date (about 273,000 years) give an invalid date.
+  if (Number.isNaN(cutoff.getTime())) {
+    throw validationError('older-than', `older-than is too long, got ${quoteInput(olderThan)}`)
+  }
+  return cutoff
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`
 }
 
 function printPrices(ctx: CliContext, prices: readonly Price[]): void {

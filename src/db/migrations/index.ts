@@ -2,6 +2,7 @@ import type { Migration } from 'kysely'
 
 import { type DialectName, columnTypesFor } from '../dialect.js'
 import { createInitMigration } from './0001-init.js'
+import { createDaemonMigration } from './0002-daemon.js'
 
 /**
  * All migrations, imported rather than read from a folder so they survive bundling and global
@@ -11,5 +12,6 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
   const types = columnTypesFor(dialect)
   return {
     '0001-init': createInitMigration(types),
+    '0002-daemon': createDaemonMigration(types),
   }
 }

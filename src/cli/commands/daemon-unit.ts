@@ -1,0 +1,144 @@
+/**
+ * `cryptorg daemon unit`: prints a systemd unit for the daemon, with the absolute paths of this
+ * node and this installation filled in.
+ *
+ * @module
+ */
+import { isAbsolute, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+import type { Command } from 'commander'
+
+import {
+  DAEMON_UNIT_NAME,
+  DEFAULT_SERVICE_USER,
+  DEFAULT_SYSTEM_DATABASE,
+  DEFAULT_SYSTEM_ENV_FILE,
+  type DaemonUnitOptions,
+  daemonUnitWarnings,
+  renderDaemonUnit,
+} from '../../daemon/unit.js'
+import { CryptorgError } from '../../errors.js'
+import type { CliContext } from '../context.js'
+import type { ActionFactory } from '../main.js'
+import { DATABASE_FILE_NAME, defaultDataDirectory } from '../paths.js'
+
+/** The package's executable: dist/cli/commands/ (or src/cli/commands/) is three levels down. */
+export const INSTALLED_BIN_PATH = fileURLToPath(
+  new URL('../../../bin/cryptorg.js', import.meta.url),
+)
+
+export interface DaemonUnitFlags {
+  user?: boolean
+  envFile?: string
+  serviceUser?: string
+}
+
+/** Flags plus what the command would otherwise take from the running process. */
+export interface DaemonUnitRunOptions extends DaemonUnitFlags {
+  /** @default process.execPath */
+  nodePath?: string
+  /** @default INSTALLED_BIN_PATH */
+  binPath?: string
+}
+
+/** What `--json` prints. */
+export interface DaemonUnitResult {
+  unit: string
+  /** Where the unit is usually installed. */
+  path_hint: string
+}
+
+export function registerDaemonUnitCommand(daemon: Command, action: ActionFactory): void {
+  daemon
+    .command('unit')
+    .description('print a systemd unit file that runs the daemon as a service')
+    .option('--user', 'a unit for your own user manager (systemctl --user), not the system')
+    .option(
+      '--env-file <path>',
+      `file with COINGECKO_API_KEY and other settings (default: ${DEFAULT_SYSTEM_ENV_FILE}, ` +
+        'with --user ~/.config/cryptorg/cryptorg.env)',
+    )
+    .option(
+      '--service-user <name>',
+      `user a system unit runs as (default: ${DEFAULT_SERVICE_USER})`,
+    )
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The database is --db, else $CRYPTORG_DB, else /var/lib/cryptorg/cryptorg.db for a',
+        'system unit and the data directory for --user. Save the output, for example:',
+        '  cryptorg daemon unit > /etc/systemd/system/cryptorg.service',
+        '  cryptorg daemon unit --user > ~/.config/systemd/user/cryptorg.service',
+      ].join('\n'),
+    )
+    .action(action((ctx, flags: DaemonUnitFlags) => daemonUnitRun(ctx, flags)))
+}
+
+export async function daemonUnitRun(ctx: CliContext, opts: DaemonUnitRunOptions): Promise<void> {
+  const scope = opts.user ? 'user' : 'system'
+  if (scope === 'user' && opts.serviceUser !== undefined) {
+    throw new CryptorgError('ERR_USAGE', '--service-user is for system units; --user runs as you')
+  }
+  const options: DaemonUnitOptions = {
+    scope,
+    nodePath: opts.nodePath ?? process.execPath,
+    binPath: opts.binPath ?? INSTALLED_BIN_PATH,
+    databasePath: unitDatabasePath(ctx, scope),
+    envFile: opts.envFile === undefined ? defaultEnvFile(ctx, scope) : resolveFlag(opts.envFile),
+    ...(opts.serviceUser !== undefined && { serviceUser: opts.serviceUser }),
+    ...(ctx.io.env['USER'] && { invokingUser: ctx.io.env['USER'] }),
+  }
+  const result: DaemonUnitResult = {
+    unit: renderDaemonUnit(options),
+    path_hint: unitPathHint(ctx, scope),
+  }
+
+  if (ctx.output.json) return ctx.output.printJson(result)
+  ctx.output.printLine(result.unit.trimEnd())
+  for (const warning of daemonUnitWarnings(options)) ctx.output.note(`warning: ${warning}`)
+  const systemctl = scope === 'user' ? 'systemctl --user' : 'systemctl'
+  ctx.output.note(
+    `Save this as ${result.path_hint}, then run: ${systemctl} daemon-reload && ` +
+      `${systemctl} enable --now cryptorg`,
+  )
+}
+
+/** `--db`, then `CRYPTORG_DB`, then a default that suits the scope; never created here. */
+function unitDatabasePath(ctx: CliContext, scope: 'system' | 'user'): string {
+  const chosen = ctx.flags.db ?? ctx.io.env['CRYPTORG_DB']
+  if (chosen === undefined) {
+    if (scope === 'system') return DEFAULT_SYSTEM_DATABASE
+    const directory = defaultDataDirectory(ctx.io.env, ctx.io.homedir, ctx.io.platform)
+    return join(directory, DATABASE_FILE_NAME)
+  }
+  if (chosen.trim() === '' || chosen === ':memory:') {
+    throw new CryptorgError(
+      'ERR_USAGE',
+      `a service needs a database file, got ${JSON.stringify(chosen)} (--db or CRYPTORG_DB)`,
+    )
+  }
+  return isAbsolute(chosen) ? chosen : resolve(chosen)
+}
+
+function resolveFlag(path: string): string {
+  if (path.trim() === '') throw new CryptorgError('ERR_USAGE', '--env-file must not be empty')
+  return resolve(path)
+}
+
+function defaultEnvFile(ctx: CliContext, scope: 'system' | 'user'): string {
+  if (scope === 'system') return DEFAULT_SYSTEM_ENV_FILE
+  return join(configHome(ctx), 'cryptorg', 'cryptorg.env')
+}
+
+function unitPathHint(ctx: CliContext, scope: 'system' | 'user'): string {
+  if (scope === 'system') return `/etc/systemd/system/${DAEMON_UNIT_NAME}`
+  return join(configHome(ctx), 'systemd', 'user', DAEMON_UNIT_NAME)
+}
+
+/** `$XDG_CONFIG_HOME`, or `~/.config`; XDG says to ignore a relative value. */
+function configHome(ctx: CliContext): string {
+  const xdg = ctx.io.env['XDG_CONFIG_HOME']
+  return xdg && xdg.startsWith('/') ? xdg : join(ctx.io.homedir, '.config')
+}
