@@ -38,9 +38,21 @@ export const silentLogger: Logger = Object.freeze({
   error: () => {},
 })
 
-/** A timer-based {@link Sleep} that wakes early on abort. */
-export const realSleep: Sleep = (ms, signal) =>
-  new Promise((resolve) => {
+/** Longest delay setTimeout accepts; a longer one fires after 1 ms instead. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** A timer-based {@link Sleep} that wakes early on abort and accepts any length. */
+export const realSleep: Sleep = async (ms, signal) => {
+  let remaining = Math.max(0, ms)
+  do {
+    const step = Math.min(remaining, MAX_TIMER_MS)
+    await sleepOnce(step, signal)
+    remaining -= step
+  } while (remaining > 0 && !signal?.aborted)
+}
+
+function sleepOnce(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
     if (signal?.aborted) return resolve()
     const onAbort = () => {
       clearTimeout(timer)
@@ -52,3 +64,4 @@ export const realSleep: Sleep = (ms, signal) =>
     }, ms)
     signal?.addEventListener('abort', onAbort, { once: true })
   })
+}

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { CoinGeckoOptions } from '../coingecko/client.js'
+import { type CoinGeckoOptions, baseUrlProblem } from '../coingecko/client.js'
 import { parseDuration } from '../core/time.js'
 import { CryptorgError } from '../errors.js'
 
@@ -12,15 +12,12 @@ export function coinGeckoOptionsFromEnv(
   env: Readonly<Record<string, string | undefined>>,
 ): CoinGeckoOptions {
   const options: CoinGeckoOptions = {}
-  const url = env['CRYPTORG_COINGECKO_URL']?.trim()
-  if (url) {
-    if (!/^https?:\/\/[^/\s]+/i.test(url)) {
-      throw new CryptorgError(
-        'ERR_USAGE',
-        `CRYPTORG_COINGECKO_URL must be an http or https URL, got ${JSON.stringify(url)}`,
-      )
-    }
-    options.baseUrl = url
+  const url = env['CRYPTORG_COINGECKO_URL']
+  if (url !== undefined) {
+    // Set but empty is a mistake worth stopping for: unset would silently mean the real host.
+    const problem = url.trim() === '' ? 'is set but empty' : baseUrlProblem(url.trim())
+    if (problem) throw new CryptorgError('ERR_USAGE', `CRYPTORG_COINGECKO_URL ${problem}`)
+    options.baseUrl = url.trim()
   }
   const apiKey = env['COINGECKO_API_KEY']?.trim()
   if (apiKey) options.apiKey = apiKey

@@ -32,9 +32,10 @@ export function createLineLogger(options: LineLoggerOptions): Logger {
     const safe = redact(fields)
     const now = options.clock.now()
     if (options.format === 'json') {
-      options.stream.write(
-        `${JSON.stringify({ ts: now.toISOString(), level, msg: message, ...safe })}\n`,
-      )
+      const line: Record<string, unknown> = { ts: now.toISOString(), level, msg: message }
+      // Fields never overwrite the three keys every line has.
+      for (const [key, value] of Object.entries(safe)) if (!(key in line)) line[key] = value
+      options.stream.write(`${JSON.stringify(line)}\n`)
       return
     }
     if (options.format === 'journal') {

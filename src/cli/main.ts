@@ -104,7 +104,8 @@ function commanderExitCode(
 ): number {
   if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0
   // A bare noun such as `cryptorg org` has printed its help: an incomplete command.
-  if (error.code === 'commander.help') return EXIT_CODES.ERR_USAGE
+  // `help org` and `org help` asked for help (exit code 0); a bare `org` did not.
+  if (error.code === 'commander.help') return error.exitCode === 0 ? 0 : EXIT_CODES.ERR_USAGE
   const message = error.message.replace(/^error:\s*/, '').replace(/\.$/, '')
   const exitCode = output.printError(new CryptorgError('ERR_USAGE', message, { cause: error }))
   output.note(`Run "${commandPath(command)} --help" for usage`)

@@ -63,6 +63,8 @@ export class Output {
 
   /** Reports a failure on stderr and returns the exit code for it. */
   printError(error: CryptorgError): number {
+    const alreadyLogged = error.details['logged'] === true
+    if (alreadyLogged && !this.json && !this.options.verbose) return EXIT_CODES[error.code]
     if (this.json) {
       this.io.stderr.write(
         `${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`,

@@ -7,6 +7,12 @@ export const INTERRUPTED_EXIT_CODE = 130
 
 /** The {@link CliIo} of the real process. */
 export function createProcessIo(): CliIo {
+  // A reader that stops early (`| head -1`) closes the pipe: that is not our failure, and the
+  // work the command did is already committed, so leave quietly as a piped tool does.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0)
+    throw error
+  })
   return {
     stdout: process.stdout,
     stderr: process.stderr,

@@ -8,9 +8,9 @@
 import type { $Fetch } from 'ofetch'
 
 import type { Clock, FetchLike } from '../deps.js'
-import { CryptorgError, validationError } from '../errors.js'
+import { CryptorgError, isCryptorgError, validationError } from '../errors.js'
 import { formatDuration } from '../core/time.js'
-import { parseRetryAfter, upstreamHttpError } from './errors.js'
+import { parseRetryAfter, redact, upstreamHttpError } from './errors.js'
 import {
   type JsonValue,
   JsonSyntaxError,
@@ -25,6 +25,8 @@ export const COINGECKO_PUBLIC_URL = 'https://api.coingecko.com/api/v3'
 export const COINGECKO_PRO_URL = 'https://pro-api.coingecko.com/api/v3'
 /** How long one request may take before it counts as failed. */
 export const DEFAULT_COINGECKO_TIMEOUT_MS = 10_000
+/** Largest answer read; a /simple/price answer for hundreds of coins is a few kilobytes. */
+export const MAX_BODY_BYTES = 1024 * 1024
 
 /** CoinGecko API plans; each sends its key in its own header to its own host. */
 export type CoinGeckoPlan = 'demo' | 'pro'
@@ -91,21 +93,36 @@ export function createCoinGeckoClient(
       }
       const timeout = AbortSignal.timeout(settings.timeoutMs)
       let response
+      let text: string
       try {
         const client = await loadFetch()
-        response = await client.raw<string, 'text'>(`${settings.baseUrl}/simple/price`, {
-          query,
-          headers,
-          responseType: 'text',
-          retry: 0,
-          ignoreResponseError: true,
-          signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
-        })
+        response = await client.raw<ReadableStream<Uint8Array>, 'stream'>(
+          `${settings.baseUrl}/simple/price`,
+          {
+            query,
+            headers,
+            responseType: 'stream',
+            retry: 0,
+            // A redirect could carry the key header to another host: report it instead.
+            redirect: 'manual',
+            ignoreResponseError: true,
+            signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
+          },
+        )
+        text = await readLimited(response._data, MAX_BODY_BYTES)
       } catch (error) {
-        throw transportError(error, settings, timeout, signal)
+        throw transportError(error, settings, timeout, signal, secrets)
       }
 
-      const text = response._data ?? ''
+      if (response.status >= 300 && response.status < 400) {
+        throw new CryptorgError(
+          'ERR_UPSTREAM',
+          `CoinGecko answered with a redirect (HTTP ${response.status}); redirects are not ` +
+            'followed so that the API key never reaches another host: set ' +
+            'CRYPTORG_COINGECKO_URL to the final address',
+          { details: { status: response.status } },
+        )
+      }
       if (!response.ok) {
         const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), deps.clock.now())
         throw upstreamHttpError(response.status, text, retryAfterMs, secrets)
@@ -128,6 +145,13 @@ function resolveSettings(options: CoinGeckoOptions): ResolvedSettings {
     throw validationError('plan', `CoinGecko plan must be demo or pro, got ${JSON.stringify(plan)}`)
   }
   const apiKey = options.apiKey?.trim() || undefined
+  // Checked here because fetch's own error would quote the whole header value.
+  if (apiKey !== undefined && !/^[\x21-\x7e]+$/.test(apiKey)) {
+    throw validationError(
+      'apiKey',
+      'the CoinGecko API key may only contain visible ASCII characters; check COINGECKO_API_KEY',
+    )
+  }
   if (plan === 'pro' && !apiKey) {
     throw validationError('apiKey', 'the CoinGecko pro plan needs an API key')
   }
@@ -135,18 +159,8 @@ function resolveSettings(options: CoinGeckoOptions): ResolvedSettings {
   const baseUrl = (options.baseUrl ?? (plan === 'pro' ? COINGECKO_PRO_URL : COINGECKO_PUBLIC_URL))
     .trim()
     .replace(/\/+$/, '')
-  let parsed: URL | undefined
-  try {
-    parsed = new URL(baseUrl)
-  } catch {
-    parsed = undefined
-  }
-  if (!parsed || !['http:', 'https:'].includes(parsed.protocol)) {
-    throw validationError(
-      'baseUrl',
-      `CoinGecko URL must be an http or https URL, got ${JSON.stringify(baseUrl)}`,
-    )
-  }
+  const problem = baseUrlProblem(baseUrl)
+  if (problem) throw validationError('baseUrl', `CoinGecko URL ${problem}`)
 
   const timeoutMs = options.timeoutMs ?? DEFAULT_COINGECKO_TIMEOUT_MS
   if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 300_000) {
@@ -156,6 +170,27 @@ function resolveSettings(options: CoinGeckoOptions): ResolvedSettings {
     )
   }
   return { baseUrl, apiKey, plan, timeoutMs }
+}
+
+/**
+ * What is wrong with a CoinGecko base URL, as the end of a sentence, or undefined. The URL is
+ * echoed only when it carries no user name or password.
+ */
+export function baseUrlProblem(text: string): string | undefined {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    return text.includes('@')
+      ? 'must be an http or https URL'
+      : `must be an http or https URL, got ${JSON.stringify(text)}`
+  }
+  if (url.username || url.password) return 'must not contain a user name or password'
+  if (!['http:', 'https:'].includes(url.protocol)) {
+    return `must be an http or https URL, got ${JSON.stringify(text)}`
+  }
+  if (url.search || url.hash) return 'must not contain a query or fragment'
+  return undefined
 }
 
 function parseBody(text: string, contentType: string | null): { [key: string]: JsonValue } {
@@ -174,7 +209,9 @@ function transportError(
   settings: ResolvedSettings,
   timeout: AbortSignal,
   signal: AbortSignal | undefined,
+  secrets: readonly string[],
 ): CryptorgError {
+  if (isCryptorgError(error)) return error
   if (timeout.aborted) {
     return new CryptorgError(
       'ERR_UPSTREAM',
@@ -191,7 +228,7 @@ function transportError(
   const host = new URL(settings.baseUrl).host
   return new CryptorgError(
     'ERR_UPSTREAM',
-    `could not reach CoinGecko at ${host}: ${rootCause(error)}`,
+    `could not reach CoinGecko at ${host}: ${redact(rootCause(error), secrets)}`,
     {
       cause: error,
     },
@@ -209,6 +246,31 @@ function rootCause(error: unknown): string {
   const code = (current as { code?: unknown } | null)?.code
   if (typeof code === 'string') return code
   return current instanceof Error ? current.message : String(current)
+}
+
+/** Reads a body as UTF-8, refusing one larger than `maxBytes` without reading the rest. */
+async function readLimited(
+  body: ReadableStream<Uint8Array> | undefined,
+  maxBytes: number,
+): Promise<string> {
+  if (!body) return ''
+  const reader = body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {})
+      throw new CryptorgError(
+        'ERR_UPSTREAM',
+        `CoinGecko sent an answer larger than ${maxBytes / 1024} KiB; it was not read`,
+      )
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 function unique(values: readonly string[]): string[] {

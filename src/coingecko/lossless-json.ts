@@ -15,7 +15,8 @@ export type JsonValue =
   null | boolean | string | JsonNumber | JsonValue[] | { [key: string]: JsonValue }
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y
-const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y
+// Runs of plain characters match as one step, so long strings do not exhaust the regex stack.
+const STRING = /"(?:[^"\\\u0000-\u001f]+|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y
 const WHITESPACE = /[ \t\n\r]*/y
 
 /** Thrown for text that is not JSON; the message gives the offset. */

@@ -8,7 +8,7 @@ import { encodeTimestamp } from '../db/dialect.js'
 import { CryptorgError } from '../errors.js'
 import type { CoreContext } from './context.js'
 import { quoteInput } from './money.js'
-import { normalizeCoinId, normalizeCurrency, normalizeSymbol } from './validate.js'
+import { normalizeCoinId, normalizeCurrency, normalizeSymbol, requireObject } from './validate.js'
 
 /** A tracked coin. */
 export interface TrackedCoin {
@@ -58,6 +58,7 @@ export function createCoinService(context: CoreContext): CoinService {
     },
 
     async track(input) {
+      requireObject(input, 'coin')
       const coin: TrackedCoin = {
         symbol: normalizeSymbol(input.symbol),
         coin_id: normalizeCoinId(input.coinId),

@@ -34,7 +34,7 @@ export function parsePrice(input: string, field = 'price'): string {
   if (text.startsWith('-')) {
     throw validationError(field, `${field} must be positive, got ${quoteInput(text)}`)
   }
-  if (/^[+]?\d*\.?\d*[eE]/.test(text)) {
+  if (/^[+]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d*$/.test(text)) {
     throw validationError(
       field,
       `${field} must be written without an exponent, got ${quoteInput(text)}`,
@@ -62,8 +62,8 @@ export function parsePrice(input: string, field = 'price'): string {
   if (integerDigits.length > PRICE_MAX_INTEGER_DIGITS) {
     throw validationError(
       field,
-      `${field} has more than 20 digits (at most ${PRICE_MAX_INTEGER_DIGITS} before and ` +
-        `${PRICE_DECIMALS} after the decimal point), got ${quoteInput(text)}`,
+      `${field} has more than ${PRICE_MAX_INTEGER_DIGITS} digits before the decimal point ` +
+        `(at most 20 digits, ${PRICE_DECIMALS} of them after it), got ${quoteInput(text)}`,
     )
   }
   return `${integerDigits || '0'}.${fractionDigits.padEnd(PRICE_DECIMALS, '0')}`

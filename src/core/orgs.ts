@@ -13,7 +13,7 @@ import { CryptorgError, validationError } from '../errors.js'
 import type { CoreContext } from './context.js'
 import { quoteInput } from './money.js'
 import { formatTimestamp } from './time.js'
-import { isUuid, normalizeOrgName, orgNameKey } from './validate.js'
+import { isUuid, normalizeOrgName, orgNameKey, requireString } from './validate.js'
 
 /** An organization as the library returns it and the CLI and API print it. */
 export interface Organization {
@@ -123,7 +123,7 @@ export function createOrgService(context: CoreContext): OrgService {
  * @throws CryptorgError `ERR_NOT_FOUND`
  */
 export async function findOrgRow(db: Kysely<Database>, ref: string): Promise<OrganizationTable> {
-  const trimmed = ref.trim()
+  const trimmed = requireString(ref, 'org').trim()
   if (trimmed === '') throw validationError('org', 'organization must be given as an id or a name')
   const query = db.selectFrom('organizations').selectAll()
   const row = isUuid(trimmed)

@@ -13,7 +13,12 @@ import type { CoreContext } from './context.js'
 import { parsePrice, quoteInput } from './money.js'
 import { findOrgRow } from './orgs.js'
 import { formatTimestamp, parseDuration, parseMoment } from './time.js'
-import { normalizeCurrency, normalizeSymbol, parseBoundedInteger } from './validate.js'
+import {
+  normalizeCurrency,
+  normalizeSymbol,
+  parseBoundedInteger,
+  requireObject,
+} from './validate.js'
 
 /** A price as the library returns it and the CLI and API print it. */
 export interface Price {
@@ -121,6 +126,7 @@ export function createPriceService(context: CoreContext): PriceService {
 
   return {
     async add(input) {
+      requireObject(input, 'price input')
       if (typeof input.price !== 'string') {
         throw validationError('price', 'price must be given as a decimal string')
       }
@@ -174,6 +180,7 @@ export function createPriceService(context: CoreContext): PriceService {
     },
 
     async history(orgRef, options = {}) {
+      requireObject(options, 'history options')
       const symbol = options.symbol === undefined ? undefined : normalizeSymbol(options.symbol)
       const since = options.since === undefined ? undefined : toMoment(options.since, 'since')
       const until = options.until === undefined ? undefined : toMoment(options.until, 'until')

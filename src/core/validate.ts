@@ -22,9 +22,34 @@ export function isUuid(value: string): boolean {
   return UUID_PATTERN.test(value)
 }
 
+/**
+ * Checks that a value from an untyped caller (JavaScript, JSON) is a string, so that a number
+ * or undefined gets a validation error naming the field rather than a TypeError.
+ */
+export function requireString(value: unknown, field: string): string {
+  if (typeof value !== 'string') {
+    throw validationError(field, `${field} must be a string, got ${describeType(value)}`)
+  }
+  return value
+}
+
+/** Checks that an options or input argument from an untyped caller is a plain object. */
+export function requireObject<T extends object>(value: T | undefined, field: string): T {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw validationError(field, `${field} must be an object, got ${describeType(value)}`)
+  }
+  return value
+}
+
+function describeType(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`
+}
+
 /** Trims an organization name and checks its length and characters. */
 export function normalizeOrgName(input: string, field = 'name'): string {
-  const name = input.normalize('NFC').trim()
+  const name = requireString(input, field).normalize('NFC').trim()
   if (INVISIBLE_ONLY.test(name)) throw validationError(field, `${field} must not be empty`)
   if ([...name].length > ORG_NAME_MAX_LENGTH) {
     throw validationError(field, `${field} must be at most ${ORG_NAME_MAX_LENGTH} characters`)
@@ -33,18 +58,31 @@ export function normalizeOrgName(input: string, field = 'name'): string {
     throw validationError(field, `${field} must not contain control characters`)
   }
   // An organization is addressed by id or by name, so a name may not look like an id.
-  if (isUuid(name)) throw validationError(field, `${field} must not be a UUID`)
+  // Compatibility forms count too: full-width digits would otherwise slip past the check.
+  if (isUuid(name) || isUuid(name.normalize('NFKC'))) {
+    throw validationError(field, `${field} must not be a UUID`)
+  }
   return name
 }
 
-/** The case-insensitive key under which organization names are unique. */
+/**
+ * The key under which organization names are unique: compatibility-normalised, case-folded
+ * (upper then lower, so that Straße and STRASSE meet), invisible format characters dropped and
+ * runs of white space made one space.
+ */
 export function orgNameKey(name: string): string {
-  return name.normalize('NFKC').toLowerCase()
+  return name
+    .normalize('NFKC')
+    .replace(/\p{Cf}/gu, '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .toUpperCase()
+    .toLowerCase()
 }
 
 /** Upper-cases a symbol and checks it is 1-10 characters of A-Z and 0-9. */
 export function normalizeSymbol(input: string, field = 'symbol'): string {
-  const symbol = asciiCase(input, 'upper')
+  const symbol = asciiCase(requireString(input, field), 'upper')
   if (!SYMBOL_PATTERN.test(symbol)) {
     throw validationError(
       field,
@@ -56,7 +94,7 @@ export function normalizeSymbol(input: string, field = 'symbol'): string {
 
 /** Checks a CoinGecko coin id such as `bitcoin` or `wrapped-bitcoin`. */
 export function normalizeCoinId(input: string, field = 'coin id'): string {
-  const id = asciiCase(input, 'lower')
+  const id = asciiCase(requireString(input, field), 'lower')
   if (!COIN_ID_PATTERN.test(id)) {
     throw validationError(
       field,
@@ -69,7 +107,7 @@ export function normalizeCoinId(input: string, field = 'coin id'): string {
 
 /** Lower-cases a quote currency such as `usd` and checks its form. */
 export function normalizeCurrency(input: string, field = 'currency'): string {
-  const currency = asciiCase(input, 'lower')
+  const currency = asciiCase(requireString(input, field), 'lower')
   if (!CURRENCY_PATTERN.test(currency)) {
     throw validationError(
       field,

@@ -18,6 +18,10 @@ import { type TickResult, describeTick } from './tick.js'
 export const DEFAULT_POLL_INTERVAL_MS = 5 * 60 * 1000
 /** The shortest interval accepted. */
 export const MIN_POLL_INTERVAL_MS = 1000
+/** The longest interval accepted: a daily price is the coarsest useful history. */
+export const MAX_POLL_INTERVAL_MS = 24 * 60 * 60 * 1000
+/** No Retry-After makes the daemon wait longer than this; a larger value is a server bug. */
+export const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000
 /** Below this interval the daemon warns that it polls faster than CoinGecko updates. */
 export const RECOMMENDED_MIN_INTERVAL_MS = 60 * 1000
 /** How long a CoinGecko request in flight may go on after a shutdown signal. */
@@ -79,15 +83,24 @@ export interface LoopDeps {
 
 /** Checks an interval against {@link MIN_POLL_INTERVAL_MS}. */
 export function validateInterval(intervalMs: number): number {
-  if (!Number.isSafeInteger(intervalMs) || intervalMs < MIN_POLL_INTERVAL_MS) {
-    throw validationError('interval', `interval must be at least 1s, got ${intervalMs}ms`)
+  if (
+    !Number.isSafeInteger(intervalMs) ||
+    intervalMs < MIN_POLL_INTERVAL_MS ||
+    intervalMs > MAX_POLL_INTERVAL_MS
+  ) {
+    throw validationError(
+      'interval',
+      `interval must be from 1s to 1d, got ${formatDuration(Math.max(0, intervalMs))}`,
+    )
   }
   return intervalMs
 }
 
 /**
  * How often the leader renews its lease: a third of the lease's life, so two renewals may fail
- * before a standby takes over, which then happens within one interval.
+ * before a standby takes over. The lease lives at most one interval and standbys look every
+ * renewal period, so a takeover comes within about 4/3 of an interval, and the slot it missed
+ * gets a catch-up tick.
  */
 export function leaseRenewalMs(intervalMs: number): number {
   return Math.min(10_000, Math.max(250, Math.floor(intervalMs / 3)))
@@ -103,7 +116,9 @@ export function retryDelayMs(failure: CryptorgError, failures: number, intervalM
   const doubling = 2 ** Math.min(failures - 1, 20)
   if (failure.code === 'ERR_RATE_LIMITED') {
     const retryAfterMs = failure.details['retryAfterMs']
-    if (typeof retryAfterMs === 'number') return Math.max(1000, retryAfterMs)
+    if (typeof retryAfterMs === 'number') {
+      return Math.min(MAX_RETRY_AFTER_MS, Math.max(1000, retryAfterMs))
+    }
     return Math.min(KEY_ERROR_RETRY_MS, RATE_LIMIT_BACKOFF_MS * doubling)
   }
   // Retrying a rejected key changes nothing until someone fixes the setting: stay quiet.
@@ -198,8 +213,11 @@ class PollLoop {
     const wasLeader = this.leader
     this.leader = await store.acquire(new Date(now), new Date(this.dueAt(now)))
     if (this.leader && !wasLeader) {
-      // Another daemon may have ticked while this one stood by.
+      // Another daemon may have ticked while this one stood by, and a retry planned before
+      // then is out of date.
       this.lastOkSlot = (await store.lastSuccessfulSlot())?.getTime()
+      this.retryAt = undefined
+      this.failuresInRow = 0
       this.standbyLogged = false
       logger.info('this daemon holds the leader lease and writes the ticks', {})
     } else if (!this.leader && (wasLeader || !this.standbyLogged)) {
@@ -250,15 +268,15 @@ class PollLoop {
       this.leader = false
       return
     }
+    if (this.signal.aborted && failure.details['cancelled'] === true) {
+      logger.warn('shutdown cut the tick in flight short; nothing was written', {})
+      return
+    }
     this.summary.ticks += 1
     this.summary.failures += 1
     if (failure.code === 'ERR_STORAGE') {
       logger.error(`tick failed: ${failure.message}; stopping`, { code: failure.code })
       throw failure
-    }
-    if (this.signal.aborted && failure.details['cancelled'] === true) {
-      logger.warn('shutdown cut the tick in flight short; nothing was written', {})
-      return
     }
 
     this.failuresInRow += 1

@@ -11,6 +11,7 @@ import type { CoreContext } from '../core/context.js'
 import type { PriceService } from '../core/prices.js'
 import type { Sleep } from '../deps.js'
 import { type DaemonStatus, readDaemonStatus } from './health.js'
+import { guardStorage } from '../db/storage-errors.js'
 import { acquireLease } from './lease.js'
 import { createLoopStore } from './loop-store.js'
 import {
@@ -66,14 +67,18 @@ export function createPoller(context: CoreContext, deps: PollerDeps): Poller {
       const terms = { holder, intervalMs, ttlMs: leaseTtlMs(intervalMs) }
       const prunePrices = async (cutoff: Date, signal: AbortSignal) =>
         (await deps.prices.prune({ olderThan: cutoff, signal })).deleted
-      const store = createLoopStore(db, terms, prunePrices)
-      const tick = (slot: Date, signal: AbortSignal) =>
-        runTick(context, deps.client, {
-          timestamp: slot,
-          signal,
-          // The lease is checked again where it matters: inside the write transaction.
-          fence: (trx) => acquireLease(trx, terms, clock.now()),
-        })
+      // Database failures anywhere in the loop must surface as ERR_STORAGE: that is what
+      // stops the loop so that a supervisor can restart the process.
+      const store = guardStorage(createLoopStore(db, terms, prunePrices))
+      const { tick } = guardStorage({
+        tick: (slot: Date, signal: AbortSignal) =>
+          runTick(context, deps.client, {
+            timestamp: slot,
+            signal,
+            // The lease is checked again where it matters: inside the write transaction.
+            fence: (trx) => acquireLease(trx, terms, clock.now()),
+          }),
+      })
       return runLoop(
         { clock, logger, sleep: deps.sleep, random: deps.random, store, tick },
         options,

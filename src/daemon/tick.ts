@@ -73,9 +73,12 @@ export async function runTick(
   const startedAt = clock.now()
   const timestamp = encodeTimestamp(options.timestamp ?? startedAt)
   const coins = await createCoinService(context).list()
-  if (coins.length === 0) {
-    logger.warn('no coins are tracked; nothing to fetch', {})
-    return emptyResult(timestamp, startedAt, clock.now())
+  const knownOrganizations = await countOrganizations(db)
+  // Nothing could be stored: spare CoinGecko (and the rate limit) the request.
+  if (coins.length === 0 || knownOrganizations === 0) {
+    const missing = coins.length === 0 ? 'no coins are tracked' : 'there are no organizations'
+    logger.warn(`${missing}; nothing to fetch`, {})
+    return emptyResult(timestamp, startedAt, clock.now(), knownOrganizations)
   }
 
   const quotes = await client.fetchQuotes(
@@ -128,11 +131,7 @@ export async function runTick(
           { details: { leaseLost: true } },
         )
       }
-      const { count } = await trx
-        .selectFrom('organizations')
-        .select((eb) => eb.fn.countAll<number | string>().as('count'))
-        .executeTakeFirstOrThrow()
-      organizations = Number(count)
+      organizations = await countOrganizations(trx)
       // One INSERT ... SELECT per symbol fans the quote out to every organization inside the
       // database, whatever the number of organizations.
       for (const quote of usable) {
@@ -174,11 +173,24 @@ export async function runTick(
   }
 }
 
-function emptyResult(timestamp: string, startedAt: Date, finishedAt: Date): TickResult {
+async function countOrganizations(db: Kysely<Database>): Promise<number> {
+  const { count } = await db
+    .selectFrom('organizations')
+    .select((eb) => eb.fn.countAll<number | string>().as('count'))
+    .executeTakeFirstOrThrow()
+  return Number(count)
+}
+
+function emptyResult(
+  timestamp: string,
+  startedAt: Date,
+  finishedAt: Date,
+  organizations: number,
+): TickResult {
   return {
     started_at: formatTimestamp(timestamp),
     duration_ms: finishedAt.getTime() - startedAt.getTime(),
-    organizations: 0,
+    organizations,
     symbols: [],
     rows_written: 0,
     skipped: [],

@@ -70,15 +70,18 @@ export function renderDaemonUnit(options: DaemonUnitOptions): string {
 export function daemonUnitWarnings(options: DaemonUnitOptions): string[] {
   if (options.scope === 'user') return []
   const user = options.serviceUser ?? DEFAULT_SERVICE_USER
+  // Home directories are often private (mode 0700 on Debian 12), except to their owner.
+  const ownHome = user === 'root' ? '/root' : `/home/${user}`
   const warnings: string[] = []
   for (const [what, path] of [
     ['node', options.nodePath],
     ['cryptorg', options.binPath],
+    ['the database', options.databasePath],
   ] as const) {
-    if (isUnderHome(path)) {
+    if (isUnderHome(path) && !isUnder(path, ownHome)) {
       warnings.push(
         `${what} is under a home directory (${path}), which user ${user} may not be able to ` +
-          'read; install it system-wide (for example under /usr/local)',
+          'reach; move it outside /home and /root',
       )
     }
   }
@@ -302,7 +305,11 @@ function install(target: 'multi-user' | 'default'): string {
 }
 
 function isUnderHome(path: string): boolean {
-  return HOME_DIRECTORIES.some((home) => path === home || path.startsWith(`${home}/`))
+  return HOME_DIRECTORIES.some((home) => isUnder(path, home))
+}
+
+function isUnder(path: string, directory: string): boolean {
+  return path === directory || path.startsWith(`${directory}/`)
 }
 
 /** `%` starts a specifier (`%h`, `%E`) in nearly every setting; `%%` is a literal percent. */

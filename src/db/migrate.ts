@@ -14,6 +14,7 @@ export const MIGRATION_TABLE = 'cryptorg_migrations'
  */
 // Kysely<any>: migrations describe past schemas, so they must not be typed by the current one.
 export async function migrateToLatest(db: Kysely<any>, dialect: DialectName): Promise<string[]> {
+  await assertOwnDatabase(db)
   const provider: MigrationProvider = { getMigrations: async () => migrationsFor(dialect) }
   const migrator = new Migrator({
     db,
@@ -32,4 +33,18 @@ export async function migrateToLatest(db: Kysely<any>, dialect: DialectName): Pr
     throw new CryptorgError('ERR_STORAGE', message, { cause: error })
   }
   return results.filter((r) => r.status === 'Success').map((r) => r.migrationName)
+}
+
+/**
+ * Refuses a database that already holds another application's tables: adding ours to it
+ * would mix two programs' data in one file.
+ */
+async function assertOwnDatabase(db: Kysely<any>): Promise<void> {
+  const tables = await db.introspection.getTables()
+  if (tables.length === 0 || tables.some((table) => table.name === MIGRATION_TABLE)) return
+  throw new CryptorgError(
+    'ERR_STORAGE',
+    'the database holds tables of another application (no cryptorg_migrations table); ' +
+      'choose another database path',
+  )
 }

@@ -25,7 +25,10 @@ type AnyFunction = (...args: never[]) => unknown
  * Returns a copy of `service` whose methods refuse to run once the database is closed and
  * report driver errors as `ERR_STORAGE`. Other errors pass through unchanged: a bug stays a bug.
  */
-export function guardStorage<T extends object>(service: T, isClosed: () => boolean): T {
+export function guardStorage<T extends object>(
+  service: T,
+  isClosed: () => boolean = () => false,
+): T {
   const guarded: Record<string, unknown> = {}
   for (const [name, member] of Object.entries(service)) {
     if (typeof member !== 'function') {

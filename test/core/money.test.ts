@@ -68,8 +68,8 @@ describe('parsePrice', () => {
     ['0x10', /plain decimal number/],
     ['1.12345678901', /more than 10 digits after the decimal point/],
     ['0.00000000001', /more than 10 digits after the decimal point/],
-    ['12345678901', /more than 20 digits/],
-    ['12345678901.5', /more than 20 digits/],
+    ['12345678901', /more than 10 digits before the decimal point \(at most 20 digits/],
+    ['12345678901.5', /more than 10 digits before the decimal point/],
   ])('rejects %j with a message naming the rule (%s)', (input, rule) => {
     const error = validationFailure(() => parsePrice(input))
     expect(error.message).toMatch(rule)

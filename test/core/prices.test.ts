@@ -80,7 +80,7 @@ describe('prices.add', () => {
     [{ symbol: 'BTC', price: '1e5' }, 'price', /^price must be written without an exponent/],
     [{ symbol: 'BTC', price: '45,000' }, 'price', /^price must be a plain decimal/],
     [{ symbol: 'BTC', price: '1.12345678901' }, 'price', /more than 10 digits after/],
-    [{ symbol: 'BTC', price: '12345678901' }, 'price', /more than 20 digits/],
+    [{ symbol: 'BTC', price: '12345678901' }, 'price', /more than 10 digits before the decimal point/],
     [{ symbol: 'BTC', price: '1', currency: 'u' }, 'currency', /^currency must be/],
     [{ symbol: 'BTC', price: '1', currency: 'us dollar' }, 'currency', /^currency must be/],
   ])('returns ERR_VALIDATION and writes no row for %j', async (input, field, message) => {

@@ -94,6 +94,7 @@ describe('poller.tick', () => {
 
   it('sends the configured API key in its header', async () => {
     c = await openWithMock({ coingecko: { apiKey: 'CG-demo-key' } })
+    await c.orgs.create('Acme')
     await c.poller.tick()
     expect(mock.requests[0]?.headers['x-cg-demo-api-key']).toBe('CG-demo-key')
     expect(mock.requests[0]?.url).not.toContain('CG-demo-key')
@@ -141,6 +142,15 @@ describe('poller.tick', () => {
     expect(await c.prices.history('Acme')).toEqual([])
   })
 
+  it('succeeds without asking CoinGecko when there are no organizations', async () => {
+    const logger = recordingLogger()
+    c = await openWithMock({ logger })
+    const result = await c.poller.tick()
+    expect(result).toMatchObject({ organizations: 0, rows_written: 0, symbols: [] })
+    expect(mock.requests).toHaveLength(0)
+    expect(logger.messages('warn')).toContain('there are no organizations; nothing to fetch')
+  })
+
   it('succeeds without asking CoinGecko when no coins are tracked', async () => {
     const logger = recordingLogger()
     c = await openWithMock({ logger })
@@ -151,7 +161,7 @@ describe('poller.tick', () => {
     expect(result).toEqual({
       started_at: '2024-09-17T12:05:00Z',
       duration_ms: 0,
-      organizations: 0,
+      organizations: 1,
       symbols: [],
       rows_written: 0,
       skipped: [],

@@ -9,8 +9,12 @@ import { fileURLToPath } from 'node:url'
 
 import type { Command } from 'commander'
 
+import { parsePruneAge } from '../../core/prices.js'
+import { parseDuration } from '../../core/time.js'
+import { validateInterval } from '../../daemon/loop.js'
 import {
   DAEMON_UNIT_NAME,
+  DEFAULT_DAEMON_ARGS,
   DEFAULT_SERVICE_USER,
   DEFAULT_SYSTEM_DATABASE,
   DEFAULT_SYSTEM_ENV_FILE,
@@ -32,6 +36,8 @@ export interface DaemonUnitFlags {
   user?: boolean
   envFile?: string
   serviceUser?: string
+  interval?: string
+  retention?: string
 }
 
 /** Flags plus what the command would otherwise take from the running process. */
@@ -63,6 +69,8 @@ export function registerDaemonUnitCommand(daemon: Command, action: ActionFactory
       '--service-user <name>',
       `user a system unit runs as (default: ${DEFAULT_SERVICE_USER})`,
     )
+    .option('--interval <duration>', 'passed on to the daemon (default: its own, 5m)')
+    .option('--retention <duration>', 'passed on to the daemon: prune older prices daily (90d)')
     .addHelpText(
       'after',
       [
@@ -89,6 +97,7 @@ export async function daemonUnitRun(ctx: CliContext, opts: DaemonUnitRunOptions)
     envFile: opts.envFile === undefined ? defaultEnvFile(ctx, scope) : resolveFlag(opts.envFile),
     ...(opts.serviceUser !== undefined && { serviceUser: opts.serviceUser }),
     ...(ctx.io.env['USER'] && { invokingUser: ctx.io.env['USER'] }),
+    daemonArgs: daemonArgs(opts),
   }
   const result: DaemonUnitResult = {
     unit: renderDaemonUnit(options),
@@ -103,6 +112,20 @@ export async function daemonUnitRun(ctx: CliContext, opts: DaemonUnitRunOptions)
     `Save this as ${result.path_hint}, then run: ${systemctl} daemon-reload && ` +
       `${systemctl} enable --now cryptorg`,
   )
+}
+
+/** The daemon's own flags, checked now so that the unit cannot fail on them at start. */
+function daemonArgs(opts: DaemonUnitFlags): string[] {
+  const args = [...DEFAULT_DAEMON_ARGS]
+  if (opts.interval !== undefined) {
+    validateInterval(parseDuration(opts.interval, 'interval'))
+    args.push('--interval', opts.interval.trim())
+  }
+  if (opts.retention !== undefined) {
+    parsePruneAge(opts.retention, 'retention')
+    args.push('--retention', opts.retention.trim())
+  }
+  return args
 }
 
 /** `--db`, then `CRYPTORG_DB`, then a default that suits the scope; never created here. */

@@ -5,7 +5,7 @@ import { parsePruneAge } from '../../core/prices.js'
 import { RECOMMENDED_MIN_INTERVAL_MS, validateInterval } from '../../daemon/loop.js'
 import { describeTick } from '../../daemon/tick.js'
 import { systemClock } from '../../deps.js'
-import { CryptorgError } from '../../errors.js'
+import { CryptorgError, toCryptorgError } from '../../errors.js'
 import { coinGeckoOptionsFromEnv } from '../coingecko-env.js'
 import type { CliContext } from '../context.js'
 import { type LogFormat, createLineLogger } from '../logger.js'
@@ -103,6 +103,14 @@ export async function daemonRun(ctx: CliContext, flags: DaemonFlags): Promise<vo
     })
     logger.info(`daemon stopped after ${summary.ticks} tick(s), ${summary.failures} failed`, {})
     if (ctx.output.json) ctx.output.printJson(summary)
+  } catch (error) {
+    // The daemon's last word belongs in its log, in the log's format, not as a bare line.
+    const failure = toCryptorgError(error)
+    logger.error(`daemon stopped: ${failure.message}`, { code: failure.code })
+    throw new CryptorgError(failure.code, failure.message, {
+      cause: failure,
+      details: { ...failure.details, logged: true },
+    })
   } finally {
     stopListening()
   }

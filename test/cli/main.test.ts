@@ -1,0 +1,269 @@
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+
+import type { Organization } from '../../src/core/orgs.js'
+import { runCli, tempDatabase } from '../helpers/cli.js'
+import { lines, noNetworkFetch } from './support.js'
+
+const packageVersion = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
+).version
+
+let temp: { path: string; cleanup: () => void }
+/** A directory of this test's own, holding nothing yet. */
+let dir: string
+
+beforeEach(() => {
+  temp = tempDatabase()
+  dir = dirname(temp.path)
+})
+
+afterEach(() => {
+  temp.cleanup()
+})
+
+const cli = (argv: string[], env: Record<string, string> = {}) =>
+  runCli(argv, { env, fetch: noNetworkFetch })
+
+async function orgNames(databasePath: string): Promise<string[]> {
+  const result = await cli(['--db', databasePath, '--json', 'org', 'list'])
+  expect(result.code).toBe(0)
+  return (JSON.parse(result.stdout) as Organization[]).map((o) => o.name)
+}
+
+describe('help and version', () => {
+  it.each([['--help'], ['-h']])('prints the usage on stdout and exits 0 with %s', async (flag) => {
+    const result = await cli([flag])
+
+    expect(result.code).toBe(0)
+    expect(result.stderr).toBe('')
+    expect(result.stdout).toMatch(/^Usage: cryptorg \[options\] \[command\]\n/)
+    for (const command of ['org', 'prices', 'coins', 'daemon']) {
+      expect(result.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'))
+    }
+  })
+
+  it('prints the usage of a subcommand with --help', async () => {
+    const result = await cli(['prices', 'add', '--help'])
+
+    expect(result.code).toBe(0)
+    expect(result.stdout).toMatch(/^Usage: cryptorg prices add \[options\]/)
+    expect(result.stdout).toContain('--price <decimal>')
+  })
+
+  it('documents the CoinGecko environment variables in daemon --help', async () => {
+    const result = await cli(['daemon', '--help'])
+
+    expect(result.code).toBe(0)
+    for (const variable of [
+      'CRYPTORG_COINGECKO_URL',
+      'COINGECKO_API_KEY',
+      'COINGECKO_API_PLAN',
+      'CRYPTORG_COINGECKO_TIMEOUT',
+    ]) {
+      expect(result.stdout).toContain(variable)
+    }
+  })
+
+  it.each([['--version'], ['-V']])('prints the package.json version with %s', async (flag) => {
+    const result = await cli([flag])
+
+    expect(result.code).toBe(0)
+    expect(result.stdout).toBe(`${packageVersion}\n`)
+    expect(result.stderr).toBe('')
+  })
+})
+
+describe('usage errors', () => {
+  it('exits 2 with a hint on an unknown command', async () => {
+    const result = await cli(['frobnicate'])
+
+    expect(result.code).toBe(2)
+    expect(result.stdout).toBe('')
+    expect(lines(result.stderr)).toEqual([
+      "cryptorg: unknown command 'frobnicate'",
+      'Run "cryptorg --help" for usage',
+    ])
+  })
+
+  it('exits 2 with a hint naming the noun on an unknown subcommand', async () => {
+    const result = await cli(['org', 'frobnicate'])
+
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain("unknown command 'frobnicate'")
+    expect(result.stderr).toContain('Run "cryptorg org --help" for usage')
+  })
+
+  it('exits 2 with a hint naming the command on an unknown option', async () => {
+    const result = await cli(['org', 'list', '--frob'])
+
+    expect(result.code).toBe(2)
+    expect(result.stdout).toBe('')
+    expect(lines(result.stderr)).toEqual([
+      "cryptorg: unknown option '--frob'",
+      'Run "cryptorg org list --help" for usage',
+    ])
+  })
+
+  it('exits 2 on an unknown option before the command', async () => {
+    const result = await cli(['--frob', 'org', 'list'])
+
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain("unknown option '--frob'")
+    expect(result.stderr).toContain('Run "cryptorg --help" for usage')
+  })
+
+  it('exits 2 on an extra argument', async () => {
+    const result = await cli(['org', 'show', 'Acme', 'Globex'])
+
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('too many arguments')
+    expect(result.stderr).toContain('Run "cryptorg org show --help" for usage')
+  })
+
+  it('reports a usage error as JSON without the hint with --json', async () => {
+    const result = await cli(['org', 'list', '--frob', '--json'])
+
+    expect(result.code).toBe(2)
+    expect(result.stdout).toBe('')
+    expect(lines(result.stderr)).toHaveLength(1)
+    expect(JSON.parse(result.stderr)).toEqual({
+      error: { code: 'ERR_USAGE', message: "unknown option '--frob'" },
+    })
+  })
+
+  it('exits 2 and prints the noun usage on stderr for a bare org', async () => {
+    const result = await cli(['org'])
+
+    expect(result.code).toBe(2)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toMatch(/^Usage: cryptorg org \[options\] \[command\]/)
+  })
+
+  it('exits 2 and prints the usage on stderr without any argument', async () => {
+    const result = await cli([])
+
+    expect(result.code).toBe(2)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toMatch(/^Usage: cryptorg /)
+  })
+})
+
+describe('error output', () => {
+  it('prints a failure as one JSON document on stderr with --json', async () => {
+    const result = await cli(['--db', temp.path, '--json', 'org', 'show', 'nope'])
+
+    expect(result.code).toBe(3)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toBe(
+      '{"error":{"code":"ERR_NOT_FOUND","message":"organization \\"nope\\" not found"}}\n',
+    )
+  })
+
+  it('adds the stack trace to a failure with --verbose', async () => {
+    const result = await cli(['--db', temp.path, '--verbose', 'org', 'show', 'nope'])
+
+    expect(result.code).toBe(3)
+    const [first, ...rest] = lines(result.stderr)
+    expect(first).toBe('cryptorg: organization "nope" not found')
+    expect(rest.join('\n')).toMatch(/CryptorgError: organization "nope" not found\n\s+at /)
+  })
+})
+
+describe('database location', () => {
+  it('exits 1 naming the directory when --db points into a missing directory', async () => {
+    const missing = join(dir, 'missing')
+
+    const result = await cli(['--db', join(missing, 'x.db'), 'org', 'list'])
+
+    expect(result.code).toBe(1)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toBe(
+      `cryptorg: database directory ${JSON.stringify(missing)} does not exist\n`,
+    )
+    expect(existsSync(missing)).toBe(false)
+  })
+
+  it('exits 1 when --db is a directory', async () => {
+    const result = await cli(['--db', dir, 'org', 'list'])
+
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain('is a directory')
+  })
+
+  it('exits 2 when --db is empty', async () => {
+    const result = await cli(['--db', ' ', 'org', 'list'])
+
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('database path must not be empty')
+  })
+
+  it('creates the database file named by --db', async () => {
+    const result = await cli(['--db', temp.path, 'org', 'create', 'Acme'])
+
+    expect(result.code).toBe(0)
+    expect(existsSync(temp.path)).toBe(true)
+    expect(await orgNames(temp.path)).toEqual(['Acme'])
+  })
+
+  it('accepts --db after the subcommand', async () => {
+    await cli(['org', 'create', 'Acme', '--db', temp.path])
+
+    expect(await orgNames(temp.path)).toEqual(['Acme'])
+  })
+
+  it('uses CRYPTORG_DB when --db is absent', async () => {
+    const result = await cli(['org', 'create', 'Acme'], { CRYPTORG_DB: temp.path })
+
+    expect(result.code).toBe(0)
+    expect(existsSync(temp.path)).toBe(true)
+    expect(await orgNames(temp.path)).toEqual(['Acme'])
+  })
+
+  it('prefers --db over CRYPTORG_DB', async () => {
+    const fromEnv = join(dir, 'from-env.db')
+
+    const env = { CRYPTORG_DB: fromEnv }
+
+    const result = await cli(['--db', temp.path, 'org', 'create', 'Acme'], env)
+
+    expect(result.code).toBe(0)
+    expect(existsSync(fromEnv)).toBe(false)
+    expect(await orgNames(temp.path)).toEqual(['Acme'])
+  })
+
+  it('creates the database in $XDG_DATA_HOME/cryptorg without --db or CRYPTORG_DB', async () => {
+    const xdg = join(dir, 'data')
+    mkdirSync(xdg)
+
+    const result = await cli(['org', 'create', 'Acme'], { XDG_DATA_HOME: xdg })
+
+    expect(result.code).toBe(0)
+    const expected = join(xdg, 'cryptorg', 'cryptorg.db')
+    expect(existsSync(expected)).toBe(true)
+    expect(statSync(join(xdg, 'cryptorg')).mode & 0o777).toBe(0o700)
+    expect(await orgNames(expected)).toEqual(['Acme'])
+  })
+
+  it('creates missing parents of the default data directory', async () => {
+    const xdg = join(dir, 'deep', 'er')
+
+    const result = await cli(['org', 'list'], { XDG_DATA_HOME: xdg })
+
+    expect(result.code).toBe(0)
+    expect(existsSync(join(xdg, 'cryptorg', 'cryptorg.db'))).toBe(true)
+  })
+
+  it('prefers CRYPTORG_DB over the default data directory', async () => {
+    const xdg = join(dir, 'data')
+
+    await cli(['org', 'create', 'Acme'], { CRYPTORG_DB: temp.path, XDG_DATA_HOME: xdg })
+
+    expect(existsSync(join(xdg, 'cryptorg'))).toBe(false)
+    expect(await orgNames(temp.path)).toEqual(['Acme'])
+  })
+})
