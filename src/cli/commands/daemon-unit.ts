@@ -37,6 +37,7 @@ export interface DaemonUnitFlags {
   envFile?: string
   serviceUser?: string
   interval?: string
+  jitter?: string
   retention?: string
 }
 
@@ -69,8 +70,6 @@ export function registerDaemonUnitCommand(daemon: Command, action: ActionFactory
       '--service-user <name>',
       `user a system unit runs as (default: ${DEFAULT_SERVICE_USER})`,
     )
-    .option('--interval <duration>', 'passed on to the daemon (default: its own, 5m)')
-    .option('--retention <duration>', 'passed on to the daemon: prune older prices daily (90d)')
     .addHelpText(
       'after',
       [
@@ -79,9 +78,32 @@ export function registerDaemonUnitCommand(daemon: Command, action: ActionFactory
         'system unit and the data directory for --user. Save the output, for example:',
         '  cryptorg daemon unit > /etc/systemd/system/cryptorg.service',
         '  cryptorg daemon unit --user > ~/.config/systemd/user/cryptorg.service',
+        '',
+        'The daemon\'s --interval, --jitter and --retention, given before or after "unit",',
+        'are written into the unit: cryptorg daemon unit --interval 1m --retention 90d',
       ].join('\n'),
     )
-    .action(action((ctx, flags: DaemonUnitFlags) => daemonUnitRun(ctx, flags)))
+    .action(
+      action((ctx, flags: DaemonUnitFlags) =>
+        daemonUnitRun(ctx, { ...flags, ...flagsForDaemon(daemon) }),
+      ),
+    )
+}
+
+/**
+ * The daemon's own flags typed on this command line. They belong to the parent `daemon`
+ * command, which parses them wherever they stand; only values typed, not defaults, count.
+ */
+function flagsForDaemon(
+  daemon: Command,
+): Pick<DaemonUnitFlags, 'interval' | 'jitter' | 'retention'> {
+  const typed: Pick<DaemonUnitFlags, 'interval' | 'jitter' | 'retention'> = {}
+  const values = daemon.opts<Record<string, string | undefined>>()
+  for (const name of ['interval', 'jitter', 'retention'] as const) {
+    const value = values[name]
+    if (daemon.getOptionValueSource(name) === 'cli' && value !== undefined) typed[name] = value
+  }
+  return typed
 }
 
 export async function daemonUnitRun(ctx: CliContext, opts: DaemonUnitRunOptions): Promise<void> {
@@ -120,6 +142,10 @@ function daemonArgs(opts: DaemonUnitFlags): string[] {
   if (opts.interval !== undefined) {
     validateInterval(parseDuration(opts.interval, 'interval'))
     args.push('--interval', opts.interval.trim())
+  }
+  if (opts.jitter !== undefined) {
+    parseDuration(opts.jitter, 'jitter')
+    args.push('--jitter', opts.jitter.trim())
   }
   if (opts.retention !== undefined) {
     parsePruneAge(opts.retention, 'retention')

@@ -11,6 +11,7 @@ import type { CliContext } from '../context.js'
 import { type LogFormat, createLineLogger } from '../logger.js'
 import type { ActionFactory } from '../main.js'
 import { registerDaemonStatusCommand } from './daemon-status.js'
+import { registerDaemonUnitCommand } from './daemon-unit.js'
 
 interface DaemonFlags {
   once?: boolean
@@ -51,6 +52,7 @@ export function registerDaemonCommand(program: Command, action: ActionFactory): 
     .action(action((ctx, flags: DaemonFlags) => daemonRun(ctx, flags)))
 
   registerDaemonStatusCommand(daemon, action)
+  registerDaemonUnitCommand(daemon, action)
   return daemon
 }
 
