@@ -17,6 +17,7 @@ const CODES: ErrorCode[] = [
   'ERR_CONFLICT',
   'ERR_UPSTREAM',
   'ERR_RATE_LIMITED',
+  'ERR_UNHEALTHY',
   'ERR_STORAGE',
   'ERR_INTERNAL',
 ]
@@ -29,6 +30,7 @@ describe('EXIT_CODES and HTTP_STATUSES', () => {
     ['ERR_CONFLICT', 3, 409],
     ['ERR_UPSTREAM', 5, 502],
     ['ERR_RATE_LIMITED', 5, 503],
+    ['ERR_UNHEALTHY', 6, 503],
     ['ERR_STORAGE', 1, 500],
     ['ERR_INTERNAL', 1, 500],
   ] as const)('maps %s to exit code %i and HTTP %i', (code, exit, status) => {
