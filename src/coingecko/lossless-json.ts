@@ -15,8 +15,6 @@ export type JsonValue =
   null | boolean | string | JsonNumber | JsonValue[] | { [key: string]: JsonValue }
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y
-// Runs of plain characters match as one step, so long strings do not exhaust the regex stack.
-const STRING = /"(?:[^"\\\u0000-\u001f]+|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y
 const WHITESPACE = /[ \t\n\r]*/y
 
 /** Thrown for text that is not JSON; the message gives the offset. */
@@ -44,13 +42,35 @@ export function parseJsonLossless(text: string): JsonValue {
     return match[0]
   }
 
+  // Finds the closing quote by search rather than by regex, whose backtracking stack a long
+  // string of escapes can exhaust; JSON.parse then checks and decodes the escapes.
+  const readString = (expected: string): string => {
+    let quote = text.indexOf('"', position + 1)
+    for (;;) {
+      if (quote === -1) return fail(`the end of ${expected}`)
+      let backslashes = 0
+      while (text[quote - 1 - backslashes] === '\\') backslashes += 1
+      if (backslashes % 2 === 0) break
+      quote = text.indexOf('"', quote + 1)
+    }
+    const token = text.slice(position, quote + 1)
+    let value: string
+    try {
+      value = JSON.parse(token) as string
+    } catch {
+      return fail(expected)
+    }
+    position = quote + 1
+    return value
+  }
+
   const readValue = (depth: number): JsonValue => {
     if (depth > 64) fail('less nesting')
     skipWhitespace()
     const char = text[position]
     if (char === '{') return readObject(depth)
     if (char === '[') return readArray(depth)
-    if (char === '"') return JSON.parse(readToken(STRING, 'a string')) as string
+    if (char === '"') return readString('a string')
     if (char === '-' || (char !== undefined && char >= '0' && char <= '9')) {
       return new JsonNumber(readToken(NUMBER, 'a number'))
     }
@@ -77,7 +97,8 @@ export function parseJsonLossless(text: string): JsonValue {
     }
     for (;;) {
       skipWhitespace()
-      const key = JSON.parse(readToken(STRING, 'a property name')) as string
+      if (text[position] !== '"') fail('a property name')
+      const key = readString('a property name')
       skipWhitespace()
       if (text[position] !== ':') fail('":"')
       position += 1

@@ -42,7 +42,7 @@ export function requireObject<T extends object>(value: T | undefined, field: str
 }
 
 function describeType(value: unknown): string {
-  if (value === null) return 'null'
+  if (value === null || value === undefined) return String(value)
   if (Array.isArray(value)) return 'an array'
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`
 }

@@ -90,10 +90,15 @@ export function validateInterval(intervalMs: number): number {
   ) {
     throw validationError(
       'interval',
-      `interval must be from 1s to 1d, got ${formatDuration(Math.max(0, intervalMs))}`,
+      `interval must be from 1s to 1d, got ${describeMs(intervalMs)}`,
     )
   }
   return intervalMs
+}
+
+/** Prints a rejected duration exactly: rounding 86400001 ms to "1d" would hide the fault. */
+function describeMs(ms: number): string {
+  return Number.isSafeInteger(ms) && ms >= 0 && ms % 1000 === 0 ? formatDuration(ms) : `${ms}ms`
 }
 
 /**

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 
+import SqliteDatabase from 'better-sqlite3'
 import { beforeEach, describe, expect, it } from 'vitest'
 
 import type { Price } from '../../src/core/prices.js'
@@ -466,6 +467,90 @@ describe('daemon environment', () => {
   )
 })
 
+describe('daemon environment: values refused before any request', () => {
+  /** A fetch that records every attempt, whatever its URL, and sends nothing. */
+  function attemptRecorder() {
+    const attempts: string[] = []
+    const fetch: FetchLike = async (input) => {
+      attempts.push(input instanceof Request ? input.url : String(input))
+      throw new Error('this test allows no request')
+    }
+    return { attempts, fetch }
+  }
+
+  it.each([[[]], [['--verbose']], [['--json']]])(
+    'exits 2 without echoing an API key that contains a newline (extra flags %j)',
+    async (flags) => {
+      const { attempts, fetch } = attemptRecorder()
+
+      const result = await db.cli(['daemon', '--once', ...flags], {
+        clock,
+        fetch,
+        env: { ...ENV, COINGECKO_API_KEY: 'SECRET\nX: 1' },
+      })
+
+      expect(result.code).toBe(2)
+      expect(result.stderr).toContain('COINGECKO_API_KEY')
+      expect(result.stdout).not.toContain('SECRET')
+      expect(result.stderr).not.toContain('SECRET')
+      expect(attempts).toEqual([])
+    },
+  )
+
+  it('exits 2 without echoing an API key that contains a non-ASCII character', async () => {
+    const { attempts, fetch } = attemptRecorder()
+
+    const result = await db.cli(['daemon', '--once'], {
+      clock,
+      fetch,
+      env: { ...ENV, COINGECKO_API_KEY: 'SECRET\u00e9' },
+    })
+
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('COINGECKO_API_KEY')
+    expect(result.stderr).not.toContain('SECRET')
+    expect(attempts).toEqual([])
+  })
+
+  it.each(['', '   '])(
+    'exits 2 saying CRYPTORG_COINGECKO_URL is set but empty when it is %j',
+    async (url) => {
+      const { attempts, fetch } = attemptRecorder()
+
+      const result = await db.cli(['daemon', '--once'], {
+        clock,
+        fetch,
+        env: { CRYPTORG_COINGECKO_URL: url },
+      })
+
+      expect(result.code).toBe(2)
+      expect(result.stdout).toBe('')
+      expect(result.stderr).toBe('cryptorg: CRYPTORG_COINGECKO_URL is set but empty\n')
+      expect(attempts).toEqual([])
+      expect(await history('Acme')).toEqual([])
+    },
+  )
+
+  it.each([
+    ['a password', 'http://user:PASSWORDXYZ@127.0.0.1:9/api/v3'],
+    ['a query', 'http://127.0.0.1:9/api/v3?x=1'],
+    ['a fragment', 'http://127.0.0.1:9/api/v3#f'],
+  ])('exits 2 without a request when CRYPTORG_COINGECKO_URL has %s', async (_, url) => {
+    const { attempts, fetch } = attemptRecorder()
+
+    const result = await db.cli(['daemon', '--once'], {
+      clock,
+      fetch,
+      env: { CRYPTORG_COINGECKO_URL: url },
+    })
+
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(/^cryptorg: CRYPTORG_COINGECKO_URL must not contain /)
+    expect(result.stderr).not.toContain('PASSWORDXYZ')
+    expect(attempts).toEqual([])
+  })
+})
+
 describe('daemon --interval', () => {
   it.each([
     ['500ms', /interval must be (at least|from) 1s/],
@@ -480,6 +565,30 @@ describe('daemon --interval', () => {
     expect(result.code).toBe(2)
     expect(result.stderr).toMatch(message)
     expect(fetch.calls).toEqual([])
+  })
+})
+
+describe('daemon --interval longer than a day', () => {
+  it.each(['25d', '2d', '24h1s'])(
+    'exits 2 without fetching when the interval is %s',
+    async (interval) => {
+      const fetch = fakeFetch(USD)
+
+      const result = await runLoop(1, ['--interval', interval], fetch).run
+
+      expect(result.code).toBe(2)
+      expect(result.stderr).toMatch(/^cryptorg: interval must be from 1s to 1d, got /)
+      expect(fetch.calls).toEqual([])
+    },
+  )
+
+  it('accepts an interval of exactly one day', async () => {
+    const fetch = fakeFetch(USD)
+
+    const result = await runLoop(1, ['--interval', '1d', '--json'], fetch).run
+
+    expect(result.code).toBe(0)
+    expect(JSON.parse(result.stdout)).toEqual({ ticks: 1, failures: 0 })
   })
 })
 
@@ -699,5 +808,54 @@ describe('daemon loop', () => {
     expect(result.stderr).toContain('refused the API key')
     expect(result.stderr).not.toContain(API_KEY)
     expect(result.stdout).not.toContain(API_KEY)
+  })
+
+  /** Answers the first request, then hides tracked_coins so that the next tick cannot read it. */
+  function breakAfterFirstTick(): FakeFetch {
+    return fakeFetch(async () => {
+      const raw = new SqliteDatabase(db.path)
+      try {
+        raw.exec('alter table tracked_coins rename to tracked_coins_gone')
+      } finally {
+        raw.close()
+      }
+      return USD
+    })
+  }
+
+  it('ends the log with a JSON line and exits 1 when storage fails', async () => {
+    const fetch = breakAfterFirstTick()
+
+    const result = await runLoop(5, ['--log-format', 'json'], fetch).run
+
+    expect(result.code).toBe(1)
+    expect(result.stdout).toBe('')
+    expect(fetch.calls).toHaveLength(1)
+    const log = lines(result.stderr)
+    expect(log.filter((line) => line.startsWith('cryptorg:'))).toEqual([])
+    const entries = jsonLog(result.stderr)
+    expect(entries.at(-1)).toMatchObject({
+      level: 'error',
+      msg: expect.stringMatching(/^daemon stopped: .*no such table: tracked_coins/),
+      code: 'ERR_STORAGE',
+    })
+  })
+
+  it('still prints the JSON error object when storage fails with --json', async () => {
+    const fetch = breakAfterFirstTick()
+
+    const result = await runLoop(5, ['--json', '--log-format', 'json'], fetch).run
+
+    expect(result.code).toBe(1)
+    expect(result.stdout).toBe('')
+    const entries = jsonLog(result.stderr)
+    const last = entries.at(-1) as { error?: { code: string; message: string } }
+    expect(last.error?.code).toBe('ERR_STORAGE')
+    expect(last.error?.message).toMatch(/no such table: tracked_coins/)
+    expect(entries.at(-2)).toMatchObject({
+      level: 'error',
+      msg: expect.stringMatching(/^daemon stopped: /),
+    })
+    expect(lines(result.stderr).filter((line) => line.startsWith('cryptorg:'))).toEqual([])
   })
 })

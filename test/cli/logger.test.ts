@@ -88,6 +88,29 @@ describe('createLineLogger in json format', () => {
   )
 })
 
+describe('createLineLogger in json format: fields named like the line keys', () => {
+  it.each([
+    ['ts', '1999-01-01T00:00:00.000Z'],
+    ['level', 'debug'],
+    ['msg', 'forged message'],
+  ])('keeps the line own value when a field is named %s', (field, value) => {
+    logger().warn('real message', { [field]: value, rows: 2 })
+
+    expect(entries()).toEqual([
+      { ts: '2024-09-17T12:34:56.789Z', level: 'warn', msg: 'real message', rows: 2 },
+    ])
+  })
+
+  it('writes ts first, then level and msg, when fields use all three names', () => {
+    logger().error('boom', { msg: 'x', level: 'info', ts: 'y', code: 'ERR_STORAGE' })
+
+    const [entry] = entries()
+    expect(Object.keys(entry!)).toEqual(['ts', 'level', 'msg', 'code'])
+    expect(lines(written)[0]).toMatch(/^\{"ts":"2024-09-17T12:34:56\.789Z","level":"error",/)
+    expect(entry).toMatchObject({ level: 'error', msg: 'boom' })
+  })
+})
+
 describe('createLineLogger in human format', () => {
   it('writes the UTC time and the message of an info event', () => {
     logger({ format: 'human' }).info('daemon started', { rows: 4 })

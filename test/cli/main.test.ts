@@ -78,6 +78,29 @@ describe('help and version', () => {
   })
 })
 
+describe('help command', () => {
+  it.each([
+    [['help'], /^Usage: cryptorg \[options\] \[command\]\n/],
+    [['help', 'org'], /^Usage: cryptorg org \[options\] \[command\]\n/],
+    [['org', 'help'], /^Usage: cryptorg org \[options\] \[command\]\n/],
+  ])('prints the help on stdout and exits 0 with %j', async (argv, usage) => {
+    const result = await cli(argv)
+
+    expect(result.code).toBe(0)
+    expect(result.stderr).toBe('')
+    expect(result.stdout).toMatch(usage)
+  })
+
+  it('still exits 2 with the usage on stderr for a bare org next to org help', async () => {
+    const help = await cli(['org', 'help'])
+    const bare = await cli(['org'])
+
+    expect(bare.code).toBe(2)
+    expect(bare.stdout).toBe('')
+    expect(bare.stderr).toBe(help.stdout)
+  })
+})
+
 describe('usage errors', () => {
   it('exits 2 with a hint on an unknown command', async () => {
     const result = await cli(['frobnicate'])

@@ -5,11 +5,13 @@ import {
   COINGECKO_PUBLIC_URL,
   type CoinGeckoOptions,
   DEFAULT_COINGECKO_TIMEOUT_MS,
+  MAX_BODY_BYTES,
   createCoinGeckoClient,
 } from '../../src/coingecko/client.js'
 import type { QuoteRequest } from '../../src/coingecko/quotes.js'
 import type { FetchLike } from '../../src/deps.js'
 import { CryptorgError } from '../../src/errors.js'
+import { validationFailure } from '../helpers/errors.js'
 import { fakeClock } from '../helpers/fake-clock.js'
 import {
   type FixtureName,
@@ -114,6 +116,40 @@ describe('createCoinGeckoClient options', () => {
       expect(() => createCoinGeckoClient({ timeoutMs }, deps)).not.toThrow()
     }
   })
+
+  it.each([
+    ['a newline', 'SECRETKEY\nX-Injected: 1'],
+    ['a carriage return', 'SECRETKEY\r\nX-Injected: 1'],
+    ['a non-ASCII character', 'SECRETKEY\u00e9'],
+  ])('refuses an API key containing %s without echoing the key', (_, apiKey) => {
+    const error = validationFailure(() =>
+      createCoinGeckoClient({ baseUrl: LOOPBACK, apiKey }, deps),
+    )
+    expect(error.details).toEqual({ field: 'apiKey' })
+    expect(error.message).toContain('COINGECKO_API_KEY')
+    expect(error.message).not.toContain('SECRETKEY')
+  })
+
+  it.each([
+    'http://user:PASSWORDXYZ@127.0.0.1:9/api/v3',
+    'http://:PASSWORDXYZ@127.0.0.1:9/api/v3',
+    'http://PASSWORDXYZ@127.0.0.1:9/api/v3',
+    'http://user:PASSWORDXYZ@not a host/api/v3',
+  ])('refuses the base URL %s without echoing the credentials', (baseUrl) => {
+    const error = validationFailure(() => createCoinGeckoClient({ baseUrl }, deps))
+    expect(error.details).toEqual({ field: 'baseUrl' })
+    expect(error.message).toMatch(/^CoinGecko URL must /)
+    expect(error.message).not.toContain('PASSWORDXYZ')
+  })
+
+  it.each(['http://127.0.0.1:9/api/v3?x=1', 'http://127.0.0.1:9/api/v3#f'])(
+    'refuses the base URL %s, which has a query or fragment',
+    (baseUrl) => {
+      const error = validationFailure(() => createCoinGeckoClient({ baseUrl }, deps))
+      expect(error.details).toEqual({ field: 'baseUrl' })
+      expect(error.message).toBe('CoinGecko URL must not contain a query or fragment')
+    },
+  )
 })
 
 describe('fetchQuotes with a fake fetch', () => {
@@ -539,5 +575,43 @@ describe('fetchQuotes against the mock CoinGecko server', () => {
       '0.0361057291',
       'missing-price',
     ])
+  })
+
+  it.each([301, 302, 307, 308])(
+    'refuses a %i redirect without following it, so the key stays with the first host',
+    async (status) => {
+      const other = await startMockCoinGecko()
+      try {
+        mock.enqueue({ status, headers: { location: `${other.url}/simple/price?ids=bitcoin` } })
+        const error = await failure(client({ apiKey: SECRET }).fetchQuotes(BTC_ETH_USD))
+        expect(error.code).toBe('ERR_UPSTREAM')
+        expect(error.message).toContain(`redirect (HTTP ${status})`)
+        expect(error.message).toContain('CRYPTORG_COINGECKO_URL')
+        expect(error.message).not.toContain(SECRET)
+        expect(mock.requests).toHaveLength(1)
+        expect(other.requests).toHaveLength(0)
+      } finally {
+        await other.close()
+      }
+    },
+  )
+
+  it('refuses an answer larger than 1 MiB with ERR_UPSTREAM', async () => {
+    expect(MAX_BODY_BYTES).toBe(1024 * 1024)
+    mock.enqueue({
+      body: JSON.stringify({ bitcoin: { usd: 1, note: 'x'.repeat(2 * 1024 * 1024) } }),
+    })
+    const error = await failure(client().fetchQuotes(BTC_ETH_USD))
+    expect(error).toMatchObject({
+      code: 'ERR_UPSTREAM',
+      message: 'CoinGecko sent an answer larger than 1024 KiB; it was not read',
+    })
+  })
+
+  it('reads an answer of exactly 1 MiB', async () => {
+    const body = readFixture('simple-price-usd')
+    mock.enqueue({ body: body + ' '.repeat(MAX_BODY_BYTES - Buffer.byteLength(body)) })
+    const quotes = await client().fetchQuotes(BTC_ETH_USD)
+    expect(quotes.map((q) => q.ok && q.price)).toEqual(['64213.0000000000', '2318.4700000000'])
   })
 })

@@ -132,6 +132,17 @@ describe('parseJsonLossless', () => {
   it('accepts nesting of 64 levels', () => {
     expect(() => parseJsonLossless('['.repeat(64) + ']'.repeat(64))).not.toThrow()
   })
+
+  it('reads a 10 MB string value without exhausting the stack', () => {
+    const long = 'x'.repeat(10_000_000)
+    const value = parseJsonLossless(`{"note": "${long}", "usd": 1.5}`)
+    expect(plain(value)).toEqual({ note: long, usd: { n: '1.5' } })
+  })
+
+  it('reads a 13 MB string of alternating escapes without exhausting the stack', () => {
+    const text = `"${'ab\\"\\n\\u00e9'.repeat(1_000_000)}"`
+    expect(parseJsonLossless(text)).toBe('ab"\n\u00e9'.repeat(1_000_000))
+  })
 })
 
 describe('isJsonObject', () => {

@@ -107,3 +107,21 @@ describe('coins.untrack', () => {
     expect(await c.coins.list()).toEqual([])
   })
 })
+
+describe('coins: arguments of the wrong type from JavaScript callers', () => {
+  it('returns ERR_VALIDATION naming the coin when track gets null', async () => {
+    await expect(c.coins.track(null as never)).rejects.toMatchObject({
+      code: 'ERR_VALIDATION',
+      message: expect.stringMatching(/^coin must be an object, got null$/),
+      details: { field: 'coin' },
+    })
+    expect(await c.coins.list()).toHaveLength(2)
+  })
+
+  it('returns ERR_VALIDATION naming the symbol when track gets a number as symbol', async () => {
+    await expect(c.coins.track({ symbol: 5, coinId: 'bitcoin' } as never)).rejects.toMatchObject({
+      code: 'ERR_VALIDATION',
+      details: { field: 'symbol' },
+    })
+  })
+})

@@ -8,7 +8,6 @@ import {
 } from '../../src/core/money.js'
 import { validationFailure } from '../helpers/errors.js'
 
-
 describe('parsePrice', () => {
   it('keeps exactly 10 decimals in the canonical form', () => {
     expect(PRICE_DECIMALS).toBe(10)
@@ -87,6 +86,26 @@ describe('parsePrice', () => {
     const error = validationFailure(() => parsePrice('1.12345678901'))
     expect(error.message).toContain('"1.12345678901"')
   })
+
+  it.each(['eur', 'ETH', 'e5', 'E', 'usd1e5', '1e5x'])(
+    'calls %j not a plain decimal number rather than an exponent',
+    (input) => {
+      const error = validationFailure(() => parsePrice(input))
+      expect(error.message).toBe(
+        `price must be a plain decimal number such as 45000.50, got ${JSON.stringify(input)}`,
+      )
+    },
+  )
+
+  it.each(['1e5', '1.5E-3', '.5e2', '+2E+4', '3.e1'])(
+    'says %j must be written without an exponent',
+    (input) => {
+      const error = validationFailure(() => parsePrice(input))
+      expect(error.message).toBe(
+        `price must be written without an exponent, got ${JSON.stringify(input)}`,
+      )
+    },
+  )
 
   it('shortens a huge input in the message', () => {
     const error = validationFailure(() => parsePrice('x'.repeat(5000)))

@@ -61,6 +61,43 @@ describe('orgs.create', () => {
   })
 })
 
+describe('orgs.create: names that look alike', () => {
+  it.each([
+    ['Straße', 'STRASSE'],
+    ['Ac me', 'Ac  me'],
+    ['Acme', 'Ac\u200bme'],
+  ])('returns ERR_CONFLICT when %j exists and %j is created', async (first, second) => {
+    await c.orgs.create(first)
+    await expect(c.orgs.create(second)).rejects.toMatchObject({ code: 'ERR_CONFLICT' })
+    expect((await c.orgs.list()).map((org) => org.name)).toEqual([first])
+  })
+
+  it('returns ERR_VALIDATION for a UUID written with full-width digits', async () => {
+    await expect(
+      c.orgs.create('\uff10\uff10000000-0000-0000-0000-000000000000'),
+    ).rejects.toMatchObject({ code: 'ERR_VALIDATION', message: 'name must not be a UUID' })
+    expect(await c.orgs.list()).toEqual([])
+  })
+})
+
+describe('orgs: arguments of the wrong type from JavaScript callers', () => {
+  it('returns ERR_VALIDATION naming the name when create gets a number', async () => {
+    await expect(c.orgs.create(42 as never)).rejects.toMatchObject({
+      code: 'ERR_VALIDATION',
+      message: expect.stringMatching(/^name must be a string, got a number$/),
+      details: { field: 'name' },
+    })
+  })
+
+  it('returns ERR_VALIDATION naming the organization when get gets undefined', async () => {
+    await expect(c.orgs.get(undefined as never)).rejects.toMatchObject({
+      code: 'ERR_VALIDATION',
+      message: expect.stringMatching(/^org must be a string, got /),
+      details: { field: 'org' },
+    })
+  })
+})
+
 describe('orgs.list', () => {
   it('returns an empty list when there is no organization', async () => {
     expect(await c.orgs.list()).toEqual([])

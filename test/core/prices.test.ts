@@ -80,7 +80,11 @@ describe('prices.add', () => {
     [{ symbol: 'BTC', price: '1e5' }, 'price', /^price must be written without an exponent/],
     [{ symbol: 'BTC', price: '45,000' }, 'price', /^price must be a plain decimal/],
     [{ symbol: 'BTC', price: '1.12345678901' }, 'price', /more than 10 digits after/],
-    [{ symbol: 'BTC', price: '12345678901' }, 'price', /more than 10 digits before the decimal point/],
+    [
+      { symbol: 'BTC', price: '12345678901' },
+      'price',
+      /more than 10 digits before the decimal point/,
+    ],
     [{ symbol: 'BTC', price: '1', currency: 'u' }, 'currency', /^currency must be/],
     [{ symbol: 'BTC', price: '1', currency: 'us dollar' }, 'currency', /^currency must be/],
   ])('returns ERR_VALIDATION and writes no row for %j', async (input, field, message) => {
@@ -311,5 +315,34 @@ describe('prices.history', () => {
 
   it('returns ERR_NOT_FOUND when the organization does not exist', async () => {
     await expect(c.prices.history('Ghost')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
+  })
+})
+
+describe('prices: arguments of the wrong type from JavaScript callers', () => {
+  it('returns ERR_VALIDATION naming the input when add gets undefined', async () => {
+    await expect(c.prices.add(undefined as never)).rejects.toMatchObject({
+      code: 'ERR_VALIDATION',
+      message: expect.stringMatching(/^price input must be an object, got /),
+      details: { field: 'price input' },
+    })
+  })
+
+  it('returns ERR_VALIDATION naming the symbol when add gets a number as symbol', async () => {
+    const input = { org: 'Acme', symbol: 5, price: '1' }
+    await expect(c.prices.add(input as never)).rejects.toMatchObject({
+      code: 'ERR_VALIDATION',
+      message: expect.stringMatching(/^symbol must be a string, got a number$/),
+      details: { field: 'symbol' },
+    })
+    expect(await c.prices.history('Acme')).toEqual([])
+  })
+
+  it('returns ERR_VALIDATION naming the options when history gets a string', async () => {
+    await c.prices.add({ org: 'Acme', symbol: 'BTC', price: '1' })
+    await expect(c.prices.history('Acme', 'x' as never)).rejects.toMatchObject({
+      code: 'ERR_VALIDATION',
+      message: expect.stringMatching(/^history options must be an object, got a string$/),
+      details: { field: 'history options' },
+    })
   })
 })

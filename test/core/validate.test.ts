@@ -12,7 +12,6 @@ import {
 } from '../../src/core/validate.js'
 import { validationFailure } from '../helpers/errors.js'
 
-
 describe('normalizeOrgName', () => {
   it.each([
     ['Acme', 'Acme'],
@@ -66,6 +65,15 @@ describe('normalizeOrgName', () => {
     )
   })
 
+  it.each([
+    ['\uff10\uff10000000-0000-0000-0000-000000000000'],
+    ['\uff11\uff12\uff13e4567-e89b-42d3-a456-426614174000'],
+    ['123e4567\uff0de89b-42d3-a456-42661417400\uff10'],
+  ])('rejects %j, a UUID written with full-width characters', (input) => {
+    const error = validationFailure(() => normalizeOrgName(input))
+    expect(error.message).toBe('name must not be a UUID')
+  })
+
   it('accepts a name that only resembles a UUID', () => {
     expect(normalizeOrgName('123e4567-e89b-42d3-a456-42661417400')).toBe(
       '123e4567-e89b-42d3-a456-42661417400',
@@ -80,6 +88,16 @@ describe('orgNameKey', () => {
 
   it('keeps different names apart', () => {
     expect(orgNameKey('Acme')).not.toBe(orgNameKey('Acme2'))
+  })
+
+  it.each([
+    ['Straße', 'STRASSE'],
+    ['Ac me', 'Ac  me'],
+    ['Ac me', 'Ac\u00a0me'],
+    ['Acme', 'Ac\u200bme'],
+    ['Acme', '\ufeffAcme\u200d'],
+  ])('gives %j and %j the same key', (a, b) => {
+    expect(orgNameKey(a)).toBe(orgNameKey(b))
   })
 })
 

@@ -13,10 +13,12 @@ import {
   leaseTtlMs,
   retryDelayMs,
   runLoop,
+  validateInterval,
 } from '../../src/daemon/loop.js'
 import type { TickResult } from '../../src/daemon/tick.js'
 import { CryptorgError } from '../../src/errors.js'
 import { realSleep } from '../../src/index.js'
+import { validationFailure } from '../helpers/errors.js'
 import { type FakeClock, fakeClock } from '../helpers/fake-clock.js'
 import { readFixture } from '../helpers/mock-coingecko.js'
 import { recordingLogger } from '../helpers/recording-logger.js'
@@ -944,5 +946,64 @@ describe('runLoop: pruning', () => {
     h.store.failPrune = broken
     await expect(h.run()).rejects.toBe(broken)
     expect(h.starts()).toEqual(['12:00:00'])
+  })
+})
+
+describe('validateInterval', () => {
+  it.each([SECOND, MINUTE, HOUR, DAY])('accepts a %ims interval', (ms) => {
+    expect(validateInterval(ms)).toBe(ms)
+  })
+
+  it.each([
+    [DAY + 1, '1d'],
+    [25 * DAY, '25d'],
+    [2 ** 31, '24d20h31m24s'],
+  ])('refuses a %ims interval, longer than a day, with ERR_VALIDATION', (ms, shown) => {
+    const error = validationFailure(() => validateInterval(ms))
+    expect(error.message).toBe(`interval must be from 1s to 1d, got ${shown}`)
+    expect(error.details).toEqual({ field: 'interval' })
+  })
+
+  it('makes runLoop refuse an interval longer than a day before ticking', async () => {
+    const h = harness({ start: '12:00:00', until: '12:10:00', intervalMs: 25 * DAY })
+    await expect(h.run()).rejects.toMatchObject({ code: 'ERR_VALIDATION' })
+    expect(h.starts()).toEqual([])
+  })
+})
+
+describe('retryDelayMs: Retry-After cap', () => {
+  it.each([
+    [DAY, DAY],
+    [DAY + 1, DAY],
+    [999_999_999 * SECOND, DAY],
+  ])('waits at most a day after a 429 with Retry-After %ims', (after, wait) => {
+    for (const n of [1, 2, 10]) expect(retryDelayMs(rateLimited(after), n, MINUTE)).toBe(wait)
+  })
+
+  it('retries a day later when a 429 asks for 999999999 seconds', async () => {
+    const start = T('12:00:00')
+    const h = harness({
+      start: '12:00:00',
+      untilMs: start + DAY + 2 * MINUTE,
+      steps: [{ fail: rateLimited(999_999_999 * SECOND) }],
+    })
+    await h.run()
+    expect(h.startsMs.slice(0, 2)).toEqual([start, start + DAY])
+    expect(errorLines(h)[0]).toMatch(/; next attempt in 1d$/)
+  })
+})
+
+describe('realSleep', () => {
+  it('stays asleep for a delay beyond 2^31-1 ms and wakes when the signal aborts', async () => {
+    const controller = new AbortController()
+    let woke = false
+    const sleeping = realSleep(2 ** 31 + 5000, controller.signal).then(() => {
+      woke = true
+    })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(woke).toBe(false)
+    controller.abort()
+    await sleeping
+    expect(woke).toBe(true)
   })
 })

@@ -159,6 +159,35 @@ describe('open with a database file', () => {
   })
 })
 
+describe('open with a database of another application', () => {
+  it('returns ERR_STORAGE and adds no cryptorg table to the file', async () => {
+    const other = new Database(dbPath)
+    other.exec('create table t(x)')
+    other.prepare('insert into t (x) values (?)').run('kept')
+    other.close()
+
+    await expect(openFile()).rejects.toMatchObject({
+      code: 'ERR_STORAGE',
+      message: expect.stringContaining('another application'),
+    })
+    const names = inspect((db) =>
+      db.prepare('select name from sqlite_master order by name').pluck().all(),
+    )
+    expect(names).toEqual(['t'])
+    expect(inspect((db) => db.prepare('select x from t').pluck().all())).toEqual(['kept'])
+  })
+
+  it('opens an empty SQLite file and creates the cryptorg tables in it', async () => {
+    new Database(dbPath).close()
+    await (await openFile()).close()
+    const names = inspect((db) =>
+      db.prepare("select name from sqlite_master where type = 'table'").pluck().all(),
+    )
+    expect(names).toContain(MIGRATION_TABLE)
+    expect(names).toContain('organizations')
+  })
+})
+
 describe('open options', () => {
   it.each([
     [{ databasePath: '' }, 'databasePath'],

@@ -2,15 +2,18 @@
  * The built `cryptorg` binary run as a user runs it: a real process, a real database file and
  * a mock CoinGecko on 127.0.0.1. `npm test` builds dist/ before these run.
  */
+import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
+import Database from 'better-sqlite3'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 
 import { open } from '../../src/index.js'
 import { type MockCoinGecko, startMockCoinGecko } from '../helpers/mock-coingecko.js'
-import { assertBuilt, runBin, startBin, waitFor } from '../helpers/process.js'
+import { BIN, assertBuilt, runBin, startBin, waitFor } from '../helpers/process.js'
 
 let mock: MockCoinGecko
 let directory: string
@@ -131,5 +134,41 @@ describe('cryptorg binary', () => {
     expect(exit.code).toBe(0)
     expect(lines.some((line) => line.includes('stored 2 prices'))).toBe(true)
     expect([...(await rowsPerTick()).values()]).toEqual([2])
+  })
+
+  it('exits 0 quietly when the reader of org list closes the pipe early', async () => {
+    expect((await cryptorg('org', 'create', 'First')).code).toBe(0)
+    const db = new Database(databasePath)
+    try {
+      const insert = db.prepare(
+        'insert into organizations (id, name, name_key, created_at) values (?, ?, ?, ?)',
+      )
+      db.transaction(() => {
+        for (let i = 0; i < 2000; i++) {
+          const name = `Organization number ${String(i).padStart(4, '0')}`
+          insert.run(randomUUID(), name, name.toLowerCase(), '2024-09-17T12:00:00.000Z')
+        }
+      })()
+    } finally {
+      db.close()
+    }
+
+    /** Runs `org list` and closes its stdout at the first chunk, as `head -1` does. */
+    const listAndHangUp = () =>
+      new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [BIN, 'org', 'list'], {
+          env: environment(),
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+        let stderr = ''
+        child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+        child.stdout.once('data', () => child.stdout.destroy())
+        child.once('close', (code, signal) => resolve({ code, signal, stderr }))
+      })
+
+    for (let run = 0; run < 5; run++) {
+      const result = await listAndHangUp()
+      expect(result).toEqual({ code: 0, signal: null, stderr: '' })
+    }
   })
 })
