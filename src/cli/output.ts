@@ -80,6 +80,11 @@ export class Output {
   }
 }
 
+/** `1 price`, `2 prices`. */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`
+}
+
 function describeStack(error: unknown): string {
   const parts: string[] = []
   let current: unknown = error

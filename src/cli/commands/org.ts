@@ -4,6 +4,7 @@ import type { Organization } from '../../core/orgs.js'
 import { CryptorgError } from '../../errors.js'
 import type { CliContext } from '../context.js'
 import type { ActionFactory } from '../main.js'
+import { plural } from '../output.js'
 
 export function registerOrgCommands(program: Command, action: ActionFactory): void {
   const org = program.command('org').description('create, list, rename and delete organizations')
@@ -123,8 +124,4 @@ function printOrganization(ctx: CliContext, org: Organization): void {
     ['name', org.name],
     ['created_at', org.created_at],
   ])
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`
 }

@@ -8,6 +8,7 @@ import { systemClock } from '../../deps.js'
 import { CryptorgError, validationError } from '../../errors.js'
 import type { CliContext } from '../context.js'
 import type { ActionFactory } from '../main.js'
+import { plural } from '../output.js'
 
 interface AddFlags {
   org: string
@@ -161,10 +162,6 @@ function pruneCutoff(ctx: CliContext, olderThan: string): Date {
     throw validationError('older-than', `older-than is too long, got ${quoteInput(olderThan)}`)
   }
   return cutoff
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`
 }
 
 function printPrices(ctx: CliContext, prices: readonly Price[]): void {
