@@ -84,6 +84,13 @@ export function daemonUnitWarnings(options: DaemonUnitOptions): string[] {
           'reach; move it outside /home and /root',
       )
     }
+    // PrivateTmp=yes gives the service an empty /tmp of its own.
+    if (isUnder(path, '/tmp') || isUnder(path, '/var/tmp')) {
+      warnings.push(
+        `${what} is under a temporary directory (${path}), which the service does not see ` +
+          '(PrivateTmp=yes); move it elsewhere',
+      )
+    }
   }
   if (user === 'root') warnings.push('the service runs as root; a dedicated user is safer')
   return warnings

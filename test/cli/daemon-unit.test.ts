@@ -90,11 +90,11 @@ describe('daemon unit', () => {
     expect(result.path_hint).toBe('/xdg/config/systemd/user/cryptorg.service')
   })
 
-  it('takes --env-file and --service-user', async () => {
+  it('takes --environment-file and --service-user', async () => {
     const { stdout } = await runUnit([
       'daemon',
       'unit',
-      '--env-file',
+      '--environment-file',
       '/etc/prices/key.env',
       '--service-user',
       'prices',
@@ -147,7 +147,7 @@ describe('daemon unit', () => {
       'ERR_USAGE',
     ],
     ['an in-memory database', ['--db', ':memory:', 'daemon', 'unit'], 'ERR_USAGE'],
-    ['an empty --env-file', ['daemon', 'unit', '--env-file', ''], 'ERR_USAGE'],
+    ['an empty --environment-file', ['daemon', 'unit', '--environment-file', ''], 'ERR_USAGE'],
     [
       'a database path with a newline',
       ['--db', '/srv/a\nb.db', 'daemon', 'unit'],

@@ -9,7 +9,6 @@ import {
 } from '../../src/core/time.js'
 import { validationFailure } from '../helpers/errors.js'
 
-
 describe('parseDuration', () => {
   it.each([
     ['30s', 30_000],

@@ -288,6 +288,15 @@ describe('daemonUnitWarnings', () => {
     expect(daemonUnitWarnings({ ...SYSTEM, databasePath, serviceUser: 'alice' })).toEqual([])
   })
 
+  it.each([
+    ['cryptorg', { binPath: '/tmp/checkout/bin/cryptorg.js' }],
+    ['the database', { databasePath: '/var/tmp/prices/cryptorg.db' }],
+  ])('warns that %s under a temporary directory is hidden by PrivateTmp', (what, paths) => {
+    expect(daemonUnitWarnings({ ...SYSTEM, ...paths })).toEqual([
+      expect.stringMatching(new RegExp(`^${what} is under a temporary directory .*PrivateTmp`)),
+    ])
+  })
+
   it('warns about root and says nothing for user units', () => {
     expect(daemonUnitWarnings({ ...SYSTEM, serviceUser: 'root' })).toHaveLength(1)
     expect(daemonUnitWarnings({ ...USER, nodePath: '/home/alice/node' })).toEqual([])

@@ -172,3 +172,12 @@ describe('cryptorg binary', () => {
     }
   })
 })
+
+describe('cryptorg binary: daemon unit', () => {
+  it('takes --environment-file even when the file does not exist yet', async () => {
+    const envFile = join(directory, 'not-yet', 'cryptorg.env')
+    const result = await cryptorg('daemon', 'unit', '--environment-file', envFile)
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain(`EnvironmentFile=-${envFile}`)
+  })
+})

@@ -34,7 +34,7 @@ export const INSTALLED_BIN_PATH = fileURLToPath(
 
 export interface DaemonUnitFlags {
   user?: boolean
-  envFile?: string
+  environmentFile?: string
   serviceUser?: string
   interval?: string
   jitter?: string
@@ -62,7 +62,8 @@ export function registerDaemonUnitCommand(daemon: Command, action: ActionFactory
     .description('print a systemd unit file that runs the daemon as a service')
     .option('--user', 'a unit for your own user manager (systemctl --user), not the system')
     .option(
-      '--env-file <path>',
+      // Not --env-file: Node 20 takes that flag for itself even after the script name.
+      '--environment-file <path>',
       `file with COINGECKO_API_KEY and other settings (default: ${DEFAULT_SYSTEM_ENV_FILE}, ` +
         'with --user ~/.config/cryptorg/cryptorg.env)',
     )
@@ -116,7 +117,10 @@ export async function daemonUnitRun(ctx: CliContext, opts: DaemonUnitRunOptions)
     nodePath: opts.nodePath ?? process.execPath,
     binPath: opts.binPath ?? INSTALLED_BIN_PATH,
     databasePath: unitDatabasePath(ctx, scope),
-    envFile: opts.envFile === undefined ? defaultEnvFile(ctx, scope) : resolveFlag(opts.envFile),
+    envFile:
+      opts.environmentFile === undefined
+        ? defaultEnvFile(ctx, scope)
+        : resolveFlag(opts.environmentFile),
     ...(opts.serviceUser !== undefined && { serviceUser: opts.serviceUser }),
     ...(ctx.io.env['USER'] && { invokingUser: ctx.io.env['USER'] }),
     daemonArgs: daemonArgs(opts),
@@ -172,7 +176,8 @@ function unitDatabasePath(ctx: CliContext, scope: 'system' | 'user'): string {
 }
 
 function resolveFlag(path: string): string {
-  if (path.trim() === '') throw new CryptorgError('ERR_USAGE', '--env-file must not be empty')
+  if (path.trim() === '')
+    throw new CryptorgError('ERR_USAGE', '--environment-file must not be empty')
   return resolve(path)
 }
 
