@@ -24,7 +24,10 @@ export function createLoopStore(
       const slot = await lastSuccessfulSlot(db)
       return slot === undefined ? undefined : new Date(slot)
     },
-    record: (record) => recordTick(db, { ...record, holder: terms.holder }),
+    // Successful ticks record themselves inside their write transaction (see poller.ts).
+    record: async (record) => {
+      if (record.outcome === 'failed') await recordTick(db, { ...record, holder: terms.holder })
+    },
     async prune({ pricesBefore, recordsBefore }, signal) {
       await pruneTickRecords(db, recordsBefore)
       return pricesBefore ? prunePrices(pricesBefore, signal) : 0

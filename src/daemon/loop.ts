@@ -62,6 +62,7 @@ export interface LoopStore {
   acquire(now: Date, nextTickAt: Date | null): Promise<boolean>
   release(now: Date): Promise<void>
   lastSuccessfulSlot(): Promise<Date | undefined>
+  /** Records a finished tick; a store may leave out successes it records elsewhere. */
   record(record: Omit<TickRecord, 'holder'>): Promise<void>
   /** Prunes old tick records, and prices when `pricesBefore` is set; returns prices deleted. */
   prune(

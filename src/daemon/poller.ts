@@ -10,7 +10,7 @@ import type { CoinGeckoClient } from '../coingecko/client.js'
 import type { CoreContext } from '../core/context.js'
 import type { PriceService } from '../core/prices.js'
 import type { Sleep } from '../deps.js'
-import { type DaemonStatus, readDaemonStatus } from './health.js'
+import { type DaemonStatus, readDaemonStatus, recordTick } from './health.js'
 import { guardStorage } from '../db/storage-errors.js'
 import { acquireLease } from './lease.js'
 import { createLoopStore } from './loop-store.js'
@@ -71,13 +71,26 @@ export function createPoller(context: CoreContext, deps: PollerDeps): Poller {
       // stops the loop so that a supervisor can restart the process.
       const store = guardStorage(createLoopStore(db, terms, prunePrices))
       const { tick } = guardStorage({
-        tick: (slot: Date, signal: AbortSignal) =>
-          runTick(context, deps.client, {
+        tick: (slot: Date, signal: AbortSignal) => {
+          const startedAt = clock.now()
+          return runTick(context, deps.client, {
             timestamp: slot,
             signal,
             // The lease is checked again where it matters: inside the write transaction.
             fence: (trx) => acquireLease(trx, terms, clock.now()),
-          }),
+            // A success is recorded with its rows, so a kill can never keep one without the
+            // other; the loop store records only failures.
+            onWritten: (trx, rowsWritten) =>
+              recordTick(trx, {
+                holder,
+                slotAt: slot,
+                startedAt,
+                finishedAt: clock.now(),
+                outcome: 'ok',
+                rowsWritten,
+              }),
+          })
+        },
       })
       return runLoop(
         { clock, logger, sleep: deps.sleep, random: deps.random, store, tick },

@@ -55,6 +55,11 @@ export interface TickOptions {
    * `ERR_CONFLICT` and writes nothing. The daemon loop re-checks its leader lease here.
    */
   fence?: (trx: Kysely<Database>) => Promise<boolean>
+  /**
+   * Runs last inside the write transaction (or a transaction of its own when there was
+   * nothing to write), so that what it records commits with the rows or not at all.
+   */
+  onWritten?: (trx: Kysely<Database>, rowsWritten: number) => Promise<void>
 }
 
 /**
@@ -69,7 +74,7 @@ export async function runTick(
   options: TickOptions = {},
 ): Promise<TickResult> {
   const { db, clock, logger } = context
-  const { signal, fence } = options
+  const { signal, fence, onWritten } = options
   const startedAt = clock.now()
   const timestamp = encodeTimestamp(options.timestamp ?? startedAt)
   const coins = await createCoinService(context).list()
@@ -78,6 +83,7 @@ export async function runTick(
   if (coins.length === 0 || knownOrganizations === 0) {
     const missing = coins.length === 0 ? 'no coins are tracked' : 'there are no organizations'
     logger.warn(`${missing}; nothing to fetch`, {})
+    if (onWritten) await db.transaction().execute((trx) => onWritten(trx, 0))
     return emptyResult(timestamp, startedAt, clock.now(), knownOrganizations)
   }
 
@@ -158,6 +164,7 @@ export async function runTick(
           .executeTakeFirst()
         rowsWritten += Number(result.numInsertedOrUpdatedRows ?? 0)
       }
+      await onWritten?.(trx, rowsWritten)
     })
   } catch (error) {
     throw isCryptorgError(error) ? error : storageError('could not store the prices', error)

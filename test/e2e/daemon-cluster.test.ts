@@ -42,6 +42,21 @@ function readTicks(): { perTimestamp: Map<string, number>; duplicates: number } 
   }
 }
 
+/** Slots of the successful tick records, as stored. */
+function recordedSlots(): string[] {
+  const db = new Database(databasePath, { readonly: true })
+  try {
+    return db
+      .prepare("select slot_at from daemon_ticks where outcome = 'ok' and rows_written > 0")
+      .pluck()
+      .all()
+      .map(String)
+      .sort()
+  } finally {
+    db.close()
+  }
+}
+
 async function createOrgs(count: number): Promise<void> {
   // Many organizations make each tick's write long enough for a kill to land inside it.
   const db = new Database(databasePath)
@@ -129,6 +144,8 @@ describe('daemons sharing one database', () => {
     expect(duplicates).toBe(0)
     expect(perTimestamp.size).toBeGreaterThan(0)
     for (const count of perTimestamp.values()) expect(count).toBe(orgCount * 2)
+    // A tick's record commits with its rows: every stored slot has one, and no record lies.
+    expect(recordedSlots()).toEqual([...perTimestamp.keys()].sort())
   }, 90_000)
 
   it('exits 0 within a few seconds on SIGTERM while a request hangs, writing nothing', async () => {
