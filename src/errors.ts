@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'ERR_VALIDATION'
   | 'ERR_NOT_FOUND'
   | 'ERR_CONFLICT'
+  | 'ERR_UNAUTHENTICATED'
+  | 'ERR_FORBIDDEN'
   | 'ERR_UPSTREAM'
   | 'ERR_RATE_LIMITED'
   | 'ERR_UNHEALTHY'
@@ -27,6 +29,9 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = Object.freeze({
   ERR_VALIDATION: 2,
   ERR_NOT_FOUND: 3,
   ERR_CONFLICT: 3,
+  // Who you are (not signed in, bad or expired token) or what you may do.
+  ERR_UNAUTHENTICATED: 4,
+  ERR_FORBIDDEN: 4,
   ERR_UPSTREAM: 5,
   ERR_RATE_LIMITED: 5,
   // A health check that fails, distinct from every other failure so monitors can tell.
@@ -41,6 +46,8 @@ export const HTTP_STATUSES: Readonly<Record<ErrorCode, number>> = Object.freeze(
   ERR_VALIDATION: 400,
   ERR_NOT_FOUND: 404,
   ERR_CONFLICT: 409,
+  ERR_UNAUTHENTICATED: 401,
+  ERR_FORBIDDEN: 403,
   ERR_UPSTREAM: 502,
   ERR_RATE_LIMITED: 503,
   ERR_UNHEALTHY: 503,

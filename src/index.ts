@@ -7,15 +7,28 @@
  * import { open } from 'cryptorg'
  *
  * await using c = await open({ databasePath: 'prices.db' })
- * await c.orgs.create('Acme')
+ * const { access } = await c.auth.login('alice', process.env.PASSWORD!)
+ * const alice = c.as(await c.auth.authenticate(access))
+ * await alice.orgs.create('Acme')
  * await c.poller.tick()
- * console.log(await c.prices.latest('Acme'))
+ * console.log(await alice.prices.latest('Acme'))
  * ```
  *
  * @module
  */
 export { open } from './open.js'
-export type { Cryptorg, OpenOptions } from './open.js'
+export type { Cryptorg, OpenOptions, Workspace } from './open.js'
+export { SYSTEM } from './core/actor.js'
+export type { Actor, SystemActor, UserActor } from './core/actor.js'
+export { DEFAULT_ACCESS_TTL_SECONDS, DEFAULT_REFRESH_TTL_SECONDS } from './core/auth.js'
+export type { AuthOptions, AuthService, TokenPair } from './core/auth.js'
+export type { TokenClaims, TokenType } from './auth/tokens.js'
+export { DEFAULT_PASSWORD_HASHING, PASSWORD_MIN_LENGTH } from './auth/password.js'
+export type { PasswordHashing } from './auth/password.js'
+export type { ChangePasswordInput, CreateUserInput, User, UserService } from './core/users.js'
+export type { Member, MemberService } from './core/members.js'
+export type { AuditAction, AuditEvent, AuditListOptions, AuditService } from './core/audit.js'
+export type { Role } from './db/schema.js'
 export type { Poller } from './daemon/poller.js'
 export type { DaemonStatus } from './daemon/health.js'
 
@@ -27,7 +40,14 @@ export type { Clock, FetchLike, LogFields, Logger, Sleep } from './deps.js'
 
 export { PRICE_DECIMALS, parsePrice } from './core/money.js'
 export { parseDuration, parseMoment } from './core/time.js'
-export type { DeletedOrganization, OrgService, Organization } from './core/orgs.js'
+export { ORG_ORDERINGS } from './core/orgs.js'
+export type {
+  DeletedOrganization,
+  OrgListOptions,
+  OrgOrdering,
+  OrgService,
+  Organization,
+} from './core/orgs.js'
 export { DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT } from './core/prices.js'
 export type { AddPriceInput, Price, PriceHistoryOptions, PriceService } from './core/prices.js'
 export {

@@ -9,10 +9,21 @@ import {
   type CoinGeckoOptions,
   createCoinGeckoClient,
 } from './coingecko/client.js'
+import { type PasswordHashing, checkHashing } from './auth/password.js'
+import { type Actor, SYSTEM } from './core/actor.js'
+import { type AuditService, createAuditService } from './core/audit.js'
+import {
+  type AuthOptions,
+  type AuthService,
+  checkAuthOptions,
+  createAuthService,
+} from './core/auth.js'
 import { type CoinService, createCoinService } from './core/coins.js'
 import type { CoreContext } from './core/context.js'
+import { type MemberService, createMemberService } from './core/members.js'
 import { type OrgService, createOrgService } from './core/orgs.js'
 import { type PriceService, createPriceService } from './core/prices.js'
+import { type UserService, createUserService } from './core/users.js'
 import { type Poller, createPoller } from './daemon/poller.js'
 import { migrateToLatest } from './db/migrate.js'
 import { openSqlite } from './db/sqlite.js'
@@ -46,13 +57,38 @@ export interface OpenOptions {
   random?: () => number
   /** Identifies this process in the daemon's leader lease. @default host:pid:random */
   daemonId?: string
+  /** Token lifetimes and the signing secret. */
+  auth?: AuthOptions
+  /**
+   * scrypt cost for new password hashes. Lower it only in tests: existing hashes keep the cost
+   * they were made with. @default DEFAULT_PASSWORD_HASHING
+   */
+  passwordHashing?: Partial<PasswordHashing>
+}
+
+/**
+ * Everything one actor may do. Each operation checks the actor's rights in the database when it
+ * runs: organizations the actor is not a member of are not found, changes beyond the actor's
+ * role are forbidden.
+ */
+export interface Workspace {
+  readonly actor: Actor
+  readonly orgs: OrgService
+  readonly prices: PriceService
+  readonly members: MemberService
+  readonly users: UserService
+  readonly coins: CoinService
+  readonly audit: AuditService
 }
 
 /** An open cryptorg installation. Close it when done (or use `await using`). */
 export interface Cryptorg extends AsyncDisposable {
-  readonly orgs: OrgService
-  readonly prices: PriceService
-  readonly coins: CoinService
+  /** Sign-in, tokens and the first administrator. */
+  readonly auth: AuthService
+  /** Acts as a user (from `auth.authenticate()` or `auth.actorFor()`). */
+  as(actor: Actor): Workspace
+  /** Acts as the installation itself, which sees and may do everything. */
+  readonly system: Workspace
   readonly poller: Poller
   /** Closes the database. Safe to call more than once. */
   close(): Promise<void>
@@ -69,9 +105,10 @@ export interface Cryptorg extends AsyncDisposable {
  * import { open } from 'cryptorg'
  *
  * const c = await open({ databasePath: './prices.db' })
- * const acme = await c.orgs.create('Acme')
- * await c.prices.add({ org: acme.id, symbol: 'BTC', price: '45000.5' })
- * console.log(await c.prices.latest('Acme'))
+ * const alice = await c.auth.actorFor('alice')
+ * const acme = await c.as(alice).orgs.create('Acme')
+ * await c.as(alice).prices.add({ org: acme.id, symbol: 'BTC', price: '45000.5' })
+ * console.log(await c.as(alice).prices.latest('Acme'))
  * await c.close()
  * ```
  */
@@ -83,6 +120,8 @@ export async function open(options: OpenOptions): Promise<Cryptorg> {
   const logger = options.logger ?? silentLogger
   const fetchImpl = options.fetch ?? globalThis.fetch
   const sleep = options.sleep ?? realSleep
+  const hashing = checkHashing(options.passwordHashing)
+  const authOptions = checkAuthOptions(options.auth)
   // Built now so that a bad setting fails at open(), not at the first tick.
   const client: CoinGeckoClient = createCoinGeckoClient(options.coingecko ?? {}, {
     fetch: fetchImpl,
@@ -101,19 +140,29 @@ export async function open(options: OpenOptions): Promise<Cryptorg> {
   let closed: Promise<void> | undefined
   const close = () => (closed ??= db.destroy())
   const guard = <T extends object>(service: T) => guardStorage(service, () => closed !== undefined)
-  const prices = guard(createPriceService(context))
+  const as = (actor: Actor): Workspace =>
+    Object.freeze({
+      actor,
+      orgs: guard(createOrgService(context, actor)),
+      prices: guard(createPriceService(context, actor)),
+      members: guard(createMemberService(context, actor)),
+      users: guard(createUserService(context, actor, { hashing })),
+      coins: guard(createCoinService(context, actor)),
+      audit: guard(createAuditService(context, actor)),
+    })
+  const system = as(SYSTEM)
   const poller = createPoller(context, {
     client,
-    prices,
+    prices: system.prices,
     sleep,
     random: options.random ?? Math.random,
     ...(options.daemonId !== undefined && { daemonId: options.daemonId }),
   })
 
   return Object.freeze({
-    orgs: guard(createOrgService(context)),
-    prices,
-    coins: guard(createCoinService(context)),
+    auth: guard(createAuthService(context, { ...authOptions, hashing })),
+    as,
+    system,
     poller: guard(poller),
     close,
     [Symbol.asyncDispose]: close,

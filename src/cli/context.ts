@@ -7,10 +7,13 @@
 import { mkdirSync } from 'node:fs'
 import { isAbsolute, join, resolve } from 'node:path'
 
+import { realpathSync } from 'node:fs'
+
 import type { CoinGeckoOptions } from '../coingecko/client.js'
 import type { Logger } from '../deps.js'
 import { CryptorgError } from '../errors.js'
-import { type Cryptorg, open } from '../open.js'
+import { type Cryptorg, type OpenOptions, type Workspace, open } from '../open.js'
+import { parseDuration } from '../core/time.js'
 import type { CliIo } from './io.js'
 import { Output } from './output.js'
 import { DATABASE_FILE_NAME, defaultDataDirectory } from './paths.js'
@@ -64,14 +67,38 @@ export class CliContext {
     if (!this.opened) {
       this.opened = await open({
         databasePath: this.databasePath(),
+        auth: authOptionsFromEnv(this.io.env),
         ...(this.io.clock && { clock: this.io.clock }),
         ...(this.io.fetch && { fetch: this.io.fetch }),
         ...(this.io.sleep && { sleep: this.io.sleep }),
         ...(options.logger && { logger: options.logger }),
         ...(options.coingecko && { coingecko: options.coingecko }),
+        ...this.io.openOverrides,
       })
     }
     return this.opened
+  }
+
+  /** Opens the installation and acts as the signed-in user (see src/cli/session.ts). */
+  async workspace(): Promise<Workspace> {
+    const c = await this.open()
+    // Loaded here: the commands that need no user (daemon, help) skip the sign-in code.
+    const { signedInActor } = await import('./session.js')
+    return c.as(await signedInActor(this, c))
+  }
+
+  /** What the stored tokens are keyed by: the database's absolute, resolved path. */
+  credentialTarget(): string {
+    const path = this.databasePath()
+    try {
+      return realpathSync(path)
+    } catch {
+      return path
+    }
+  }
+
+  now(): number {
+    return (this.io.clock?.now() ?? new Date()).getTime()
   }
 
   async close(): Promise<void> {
@@ -79,8 +106,34 @@ export class CliContext {
     this.opened = undefined
   }
 
+  /** Reads a password from stdin (`--password-stdin`), dropping one trailing newline. */
+  async passwordFromStdin(): Promise<string> {
+    const text = await this.io.readStdin()
+    return text.replace(/\r?\n$/, '')
+  }
+
   /** True when a person can answer a question: stdin and stderr are both terminals. */
   canPrompt(): boolean {
     return Boolean(this.io.stdin.isTTY && this.io.stderr.isTTY)
+  }
+}
+
+/** Token settings from the environment: `CRYPTORG_JWT_SECRET`, `CRYPTORG_ACCESS_TTL` and
+ * `CRYPTORG_REFRESH_TTL` (durations such as `5m`, `1d`). */
+function authOptionsFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): OpenOptions['auth'] {
+  const seconds = (name: string) => {
+    const text = env[name]
+    if (text === undefined || text.trim() === '') return undefined
+    return Math.round(parseDuration(text, name) / 1000)
+  }
+  const secret = env['CRYPTORG_JWT_SECRET']
+  const access = seconds('CRYPTORG_ACCESS_TTL')
+  const refresh = seconds('CRYPTORG_REFRESH_TTL')
+  return {
+    ...(secret !== undefined && secret !== '' && { jwtSecret: secret }),
+    ...(access !== undefined && { accessTtlSeconds: access }),
+    ...(refresh !== undefined && { refreshTtlSeconds: refresh }),
   }
 }

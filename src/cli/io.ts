@@ -5,6 +5,7 @@
  * @module
  */
 import type { Clock, FetchLike, Sleep } from '../deps.js'
+import type { OpenOptions } from '../open.js'
 
 export interface OutputStream {
   write(chunk: string): unknown
@@ -15,6 +16,8 @@ export interface CliIo {
   stdout: OutputStream
   stderr: OutputStream
   stdin: { isTTY?: boolean }
+  /** Reads standard input to its end (for `--password-stdin`). */
+  readStdin(): Promise<string>
   env: Readonly<Record<string, string | undefined>>
   /** Home directory, for the default database location. */
   homedir: string
@@ -29,4 +32,10 @@ export interface CliIo {
   onShutdown(handler: (signal: string) => void): () => void
   /** Asks a yes/no question on the terminal. Only called when stdin and stderr are TTYs. */
   confirm(message: string): Promise<boolean>
+  /** Asks for a line of text on the terminal. Only called when stdin and stderr are TTYs. */
+  ask(message: string): Promise<string>
+  /** Asks for a password without echoing it. Only called when stdin and stderr are TTYs. */
+  askPassword(message: string): Promise<string>
+  /** Extra options for open(); tests use it for a cheap password hash. */
+  openOverrides?: Partial<OpenOptions>
 }

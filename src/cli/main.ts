@@ -9,10 +9,13 @@ import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 
 import { CryptorgError, EXIT_CODES, toCryptorgError } from '../errors.js'
+import { registerAuditCommand } from './commands/audit.js'
+import { registerAuthCommands } from './commands/auth.js'
 import { registerCoinCommands } from './commands/coins.js'
 import { registerDaemonCommand } from './commands/daemon.js'
 import { registerOrgCommands } from './commands/org.js'
 import { registerPriceCommands } from './commands/prices.js'
+import { registerUserCommands } from './commands/users.js'
 import { CliContext, type GlobalFlags } from './context.js'
 import type { CliIo } from './io.js'
 import { Output } from './output.js'
@@ -73,9 +76,12 @@ function buildProgram(
     .option('--verbose', 'print debug logs and stack traces')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
 
+  registerAuthCommands(program, action)
   registerOrgCommands(program, action)
   registerPriceCommands(program, action)
   registerCoinCommands(program, action)
+  registerUserCommands(program, action)
+  registerAuditCommand(program, action)
   registerDaemonCommand(program, action)
 
   // Applies to every subcommand: usage errors come back as CommanderError instead of exiting.

@@ -61,6 +61,11 @@ export class Output {
     if (!this.json) this.io.stderr.write(`${text}\n`)
   }
 
+  /** Diagnostics shown only with --verbose. */
+  debug(text: string): void {
+    if (this.options.verbose) this.io.stderr.write(`debug: ${text}\n`)
+  }
+
   /** Reports a failure on stderr and returns the exit code for it. */
   printError(error: CryptorgError): number {
     const alreadyLogged = error.details['logged'] === true

@@ -26,3 +26,24 @@ export function defaultDataDirectory(
   const base = xdg && xdg.startsWith('/') ? xdg : join(home, '.local', 'share')
   return join(base, 'cryptorg')
 }
+
+/**
+ * The platform's per-user configuration directory for cryptorg: `$XDG_CONFIG_HOME/cryptorg`
+ * (or `~/.config/cryptorg`) on Linux and other Unixes, `~/Library/Preferences/cryptorg` on
+ * macOS, `%APPDATA%\cryptorg` on Windows. `CRYPTORG_CONFIG_DIR` overrides it.
+ */
+export function defaultConfigDirectory(
+  env: Readonly<Record<string, string | undefined>>,
+  home: string,
+  platform: NodeJS.Platform,
+): string {
+  const chosen = env['CRYPTORG_CONFIG_DIR']
+  if (chosen && chosen.trim() !== '') return chosen
+  if (platform === 'darwin') return join(home, 'Library', 'Preferences', 'cryptorg')
+  if (platform === 'win32') {
+    return join(env['APPDATA'] || join(home, 'AppData', 'Roaming'), 'cryptorg')
+  }
+  const xdg = env['XDG_CONFIG_HOME']
+  const base = xdg && xdg.startsWith('/') ? xdg : join(home, '.config')
+  return join(base, 'cryptorg')
+}

@@ -40,5 +40,18 @@ export function createProcessIo(): CliIo {
       const { confirm } = await import('@inquirer/prompts')
       return confirm({ message, default: false }, { input: process.stdin, output: process.stderr })
     },
+    async ask(message) {
+      const { input } = await import('@inquirer/prompts')
+      return input({ message }, { input: process.stdin, output: process.stderr })
+    },
+    async askPassword(message) {
+      const { password } = await import('@inquirer/prompts')
+      return password({ message, mask: '*' }, { input: process.stdin, output: process.stderr })
+    },
+    async readStdin() {
+      const chunks: Buffer[] = []
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+      return Buffer.concat(chunks).toString('utf8')
+    },
   }
 }

@@ -6,6 +6,7 @@
  */
 import { encodeTimestamp } from '../db/dialect.js'
 import { CryptorgError } from '../errors.js'
+import { type Actor, requireAdmin, resolveAccess } from './actor.js'
 import type { CoreContext } from './context.js'
 import { quoteInput } from './money.js'
 import { normalizeCoinId, normalizeCurrency, normalizeSymbol, requireObject } from './validate.js'
@@ -28,6 +29,7 @@ export interface TrackCoinInput {
   vsCurrency?: string
 }
 
+/** Tracked coins apply to every organization: anyone signed in may read them, admins change them. */
 export interface CoinService {
   /** Tracked coins by symbol. A new database tracks BTC (bitcoin) and ETH (ethereum) in usd. */
   list(): Promise<TrackedCoin[]>
@@ -45,11 +47,13 @@ export interface CoinService {
   untrack(symbol: string): Promise<TrackedCoin>
 }
 
-export function createCoinService(context: CoreContext): CoinService {
+export function createCoinService(context: CoreContext, actor: Actor): CoinService {
   const { db, clock } = context
+  const admin = async (doing: string) => requireAdmin(await resolveAccess(db, actor), doing)
 
   return {
     async list() {
+      await resolveAccess(db, actor)
       return db
         .selectFrom('tracked_coins')
         .select(['symbol', 'coin_id', 'vs_currency'])
@@ -59,6 +63,7 @@ export function createCoinService(context: CoreContext): CoinService {
 
     async track(input) {
       requireObject(input, 'coin')
+      await admin('tracking coins')
       const coin: TrackedCoin = {
         symbol: normalizeSymbol(input.symbol),
         coin_id: normalizeCoinId(input.coinId),
@@ -76,6 +81,7 @@ export function createCoinService(context: CoreContext): CoinService {
 
     async untrack(input) {
       const symbol = normalizeSymbol(input)
+      await admin('untracking coins')
       const row = await db
         .deleteFrom('tracked_coins')
         .where('symbol', '=', symbol)

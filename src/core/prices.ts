@@ -9,10 +9,10 @@ import { type Kysely, sql } from 'kysely'
 import { encodeTimestamp } from '../db/dialect.js'
 import type { CryptoPriceTable, Database, PriceSource } from '../db/schema.js'
 import { validationError } from '../errors.js'
+import { type Actor, findVisibleOrg, requireAdmin, requireRole, resolveAccess } from './actor.js'
 import type { CoreContext } from './context.js'
 import { parsePrice, quoteInput } from './money.js'
-import { findOrgRow } from './orgs.js'
-import { formatTimestamp, parseDuration, parseMoment } from './time.js'
+import { formatTimestamp, parseDuration, toMoment } from './time.js'
 import {
   normalizeCurrency,
   normalizeSymbol,
@@ -91,12 +91,18 @@ export const MAX_PRUNE_BATCH_SIZE = 100_000
  */
 export const MIN_PRUNE_AGE_MS = 86_400_000
 
+/**
+ * Price operations, acting as one user (or the system). Reading needs any role in the
+ * organization, adding the member role, pruning one organization the owner role and pruning
+ * every organization an administrator.
+ */
 export interface PriceService {
   /**
    * Records a manual price at the current time.
    *
    * @throws CryptorgError `ERR_VALIDATION` for a bad symbol, price or currency (nothing is
-   *   written), `ERR_NOT_FOUND` for an unknown organization.
+   *   written), `ERR_NOT_FOUND` for an organization the actor cannot see, `ERR_FORBIDDEN`
+   *   for a viewer.
    */
   add(input: AddPriceInput): Promise<Price>
   /** The newest price of each symbol of an organization, by symbol. */
@@ -121,8 +127,12 @@ export interface PriceService {
   prune(options: PrunePricesOptions): Promise<PruneResult>
 }
 
-export function createPriceService(context: CoreContext): PriceService {
+export function createPriceService(context: CoreContext, actor: Actor): PriceService {
   const { db, clock } = context
+  const visibleOrg = async (ref: string) => {
+    const access = await resolveAccess(db, actor)
+    return { access, org: await findVisibleOrg(db, access, ref) }
+  }
 
   return {
     async add(input) {
@@ -133,7 +143,9 @@ export function createPriceService(context: CoreContext): PriceService {
       const symbol = normalizeSymbol(input.symbol)
       const price = parsePrice(input.price)
       const currency = normalizeCurrency(input.currency ?? 'usd')
-      const org = await findOrgRow(db, input.org)
+      const { access, org: visible } = await visibleOrg(input.org)
+      requireRole(access, visible, 'member', 'adding prices')
+      const org = visible.row
 
       const row = {
         org_id: org.id,
@@ -153,7 +165,7 @@ export function createPriceService(context: CoreContext): PriceService {
     },
 
     async latest(orgRef) {
-      const org = await findOrgRow(db, orgRef)
+      const org = (await visibleOrg(orgRef)).org.row
       // Walks the distinct symbols of the organization through the (org_id, symbol, timestamp)
       // index, one seek per symbol, then takes each symbol's newest row: the cost depends on
       // the number of symbols, not on the length of the history.
@@ -191,7 +203,7 @@ export function createPriceService(context: CoreContext): PriceService {
         options.limit === undefined
           ? DEFAULT_HISTORY_LIMIT
           : parseBoundedInteger(options.limit, 'limit', 1, MAX_HISTORY_LIMIT)
-      const org = await findOrgRow(db, orgRef)
+      const org = (await visibleOrg(orgRef)).org.row
 
       let query = db.selectFrom('crypto_prices').selectAll().where('org_id', '=', org.id)
       if (symbol) query = query.where('symbol', '=', symbol)
@@ -214,7 +226,15 @@ export function createPriceService(context: CoreContext): PriceService {
         options.batchSize === undefined
           ? DEFAULT_PRUNE_BATCH_SIZE
           : parseBoundedInteger(options.batchSize, 'batchSize', 1, MAX_PRUNE_BATCH_SIZE)
-      const orgId = options.org === undefined ? undefined : (await findOrgRow(db, options.org)).id
+      const access = await resolveAccess(db, actor)
+      let orgId: string | undefined
+      if (options.org === undefined) {
+        requireAdmin(access, 'pruning every organization')
+      } else {
+        const org = await findVisibleOrg(db, access, options.org)
+        requireRole(access, org, 'owner', 'pruning prices')
+        orgId = org.row.id
+      }
       const target = { cutoff, orgId }
 
       const deleted = options.dryRun
@@ -282,14 +302,6 @@ export function parsePruneAge(text: string, field: string): number {
     )
   }
   return ageMs
-}
-
-function toMoment(value: Date | string, field: string): Date {
-  if (value instanceof Date) {
-    if (Number.isNaN(value.getTime())) throw validationError(field, `${field} is an invalid date`)
-    return value
-  }
-  return parseMoment(value, field)
 }
 
 export function toPrice(row: Omit<CryptoPriceTable, 'id'> & { id: number }): Price {

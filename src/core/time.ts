@@ -115,3 +115,12 @@ export function formatDuration(ms: number): string {
   }
   return parts.join('')
 }
+
+/** A Date (checked for validity) or ISO-8601 text, as the library's options accept. */
+export function toMoment(value: Date | string, field: string): Date {
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) throw validationError(field, `${field} is an invalid date`)
+    return value
+  }
+  return parseMoment(value, field)
+}

@@ -9,6 +9,7 @@ import { type Kysely, sql } from 'kysely'
 import type { CoinGeckoClient } from '../coingecko/client.js'
 import { QUOTE_PROBLEM_TEXT, type QuoteProblem } from '../coingecko/quotes.js'
 import type { CoreContext } from '../core/context.js'
+import { SYSTEM } from '../core/actor.js'
 import { createCoinService } from '../core/coins.js'
 import { encodeTimestamp } from '../db/dialect.js'
 import type { Database } from '../db/schema.js'
@@ -77,7 +78,7 @@ export async function runTick(
   const { signal, fence, onWritten } = options
   const startedAt = clock.now()
   const timestamp = encodeTimestamp(options.timestamp ?? startedAt)
-  const coins = await createCoinService(context).list()
+  const coins = await createCoinService(context, SYSTEM).list()
   const knownOrganizations = await countOrganizations(db)
   // Nothing could be stored: spare CoinGecko (and the rate limit) the request.
   if (coins.length === 0 || knownOrganizations === 0) {

@@ -61,10 +61,69 @@ export interface DaemonTickTable {
   error: string | null
 }
 
+export interface UserTable {
+  id: string
+  username: string
+  /** Case-folded username that carries the uniqueness constraint. */
+  username_key: string
+  /** Self-describing KDF string; see src/auth/password.ts. */
+  password_hash: string
+  /** 0 or 1: SQLite has no boolean. */
+  is_admin: number
+  is_active: number
+  created_at: string
+  password_changed_at: string
+}
+
+export type Role = 'owner' | 'member' | 'viewer'
+
+export interface MembershipTable {
+  org_id: string
+  user_id: string
+  role: Role
+  created_at: string
+}
+
+export interface AuthSessionTable {
+  id: string
+  user_id: string
+  /** The id of the one refresh token of this session that may still be used. */
+  refresh_jti: string
+  created_at: string
+  refreshed_at: string
+  expires_at: string
+  revoked_at: string | null
+  revoked_reason: string | null
+}
+
+export interface AuditEventTable {
+  id: Generated<number>
+  at: string
+  /** Null when the system (the daemon, a migration) acted. */
+  actor_id: string | null
+  actor_name: string
+  action: string
+  org_id: string | null
+  org_name: string | null
+  subject_user: string | null
+  /** JSON text with what changed, or null. */
+  details: string | null
+}
+
+export interface SettingTable {
+  key: string
+  value: string
+}
+
 export interface Database {
   organizations: OrganizationTable
   crypto_prices: CryptoPriceTable
   tracked_coins: TrackedCoinTable
   daemon_lease: DaemonLeaseTable
   daemon_ticks: DaemonTickTable
+  users: UserTable
+  memberships: MembershipTable
+  auth_sessions: AuthSessionTable
+  audit_events: AuditEventTable
+  settings: SettingTable
 }

@@ -3,7 +3,6 @@ import { dirname, join } from 'node:path'
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
-import type { Organization } from '../../src/core/orgs.js'
 import { runCli, tempDatabase } from '../helpers/cli.js'
 import { lines, noNetworkFetch } from './support.js'
 
@@ -26,13 +25,23 @@ afterEach(() => {
   temp.cleanup()
 })
 
-const cli = (argv: string[], env: Record<string, string> = {}) =>
-  runCli(argv, { env, fetch: noNetworkFetch })
+const cli = (argv: string[], env: Record<string, string> = {}, stdin?: string) =>
+  runCli(argv, {
+    env: { CRYPTORG_CONFIG_DIR: join(dir, 'config'), CRYPTORG_CREDENTIAL_STORE: 'file', ...env },
+    fetch: noNetworkFetch,
+    ...(stdin !== undefined && { stdin }),
+  })
 
-async function orgNames(databasePath: string): Promise<string[]> {
-  const result = await cli(['--db', databasePath, '--json', 'org', 'list'])
+/** `cryptorg init` as a script runs it: the first command of a new database. */
+const INIT = ['init', '--username', 'admin', '--password-stdin']
+const init = (argv: string[], env: Record<string, string> = {}) =>
+  cli(argv, env, 'admin password\n')
+
+/** Users of the database at this path, as its administrator sees them. */
+async function userNames(databasePath: string): Promise<string[]> {
+  const result = await cli(['--db', databasePath, '--json', 'user', 'list'])
   expect(result.code).toBe(0)
-  return (JSON.parse(result.stdout) as Organization[]).map((o) => o.name)
+  return (JSON.parse(result.stdout) as { username: string }[]).map((u) => u.username)
 }
 
 describe('help and version', () => {
@@ -178,6 +187,7 @@ describe('usage errors', () => {
 
 describe('error output', () => {
   it('prints a failure as one JSON document on stderr with --json', async () => {
+    await init(['--db', temp.path, ...INIT])
     const result = await cli(['--db', temp.path, '--json', 'org', 'show', 'nope'])
 
     expect(result.code).toBe(3)
@@ -188,6 +198,7 @@ describe('error output', () => {
   })
 
   it('adds the stack trace to a failure with --verbose', async () => {
+    await init(['--db', temp.path, ...INIT])
     const result = await cli(['--db', temp.path, '--verbose', 'org', 'show', 'nope'])
 
     expect(result.code).toBe(3)
@@ -226,25 +237,25 @@ describe('database location', () => {
   })
 
   it('creates the database file named by --db', async () => {
-    const result = await cli(['--db', temp.path, 'org', 'create', 'Acme'])
+    const result = await init(['--db', temp.path, ...INIT])
 
     expect(result.code).toBe(0)
     expect(existsSync(temp.path)).toBe(true)
-    expect(await orgNames(temp.path)).toEqual(['Acme'])
+    expect(await userNames(temp.path)).toEqual(['admin'])
   })
 
   it('accepts --db after the subcommand', async () => {
-    await cli(['org', 'create', 'Acme', '--db', temp.path])
+    await init([...INIT, '--db', temp.path])
 
-    expect(await orgNames(temp.path)).toEqual(['Acme'])
+    expect(await userNames(temp.path)).toEqual(['admin'])
   })
 
   it('uses CRYPTORG_DB when --db is absent', async () => {
-    const result = await cli(['org', 'create', 'Acme'], { CRYPTORG_DB: temp.path })
+    const result = await init(INIT, { CRYPTORG_DB: temp.path })
 
     expect(result.code).toBe(0)
     expect(existsSync(temp.path)).toBe(true)
-    expect(await orgNames(temp.path)).toEqual(['Acme'])
+    expect(await userNames(temp.path)).toEqual(['admin'])
   })
 
   it('prefers --db over CRYPTORG_DB', async () => {
@@ -252,30 +263,30 @@ describe('database location', () => {
 
     const env = { CRYPTORG_DB: fromEnv }
 
-    const result = await cli(['--db', temp.path, 'org', 'create', 'Acme'], env)
+    const result = await init(['--db', temp.path, ...INIT], env)
 
     expect(result.code).toBe(0)
     expect(existsSync(fromEnv)).toBe(false)
-    expect(await orgNames(temp.path)).toEqual(['Acme'])
+    expect(await userNames(temp.path)).toEqual(['admin'])
   })
 
   it('creates the database in $XDG_DATA_HOME/cryptorg without --db or CRYPTORG_DB', async () => {
     const xdg = join(dir, 'data')
     mkdirSync(xdg)
 
-    const result = await cli(['org', 'create', 'Acme'], { XDG_DATA_HOME: xdg })
+    const result = await init(INIT, { XDG_DATA_HOME: xdg })
 
     expect(result.code).toBe(0)
     const expected = join(xdg, 'cryptorg', 'cryptorg.db')
     expect(existsSync(expected)).toBe(true)
     expect(statSync(join(xdg, 'cryptorg')).mode & 0o777).toBe(0o700)
-    expect(await orgNames(expected)).toEqual(['Acme'])
+    expect(await userNames(expected)).toEqual(['admin'])
   })
 
   it('creates missing parents of the default data directory', async () => {
     const xdg = join(dir, 'deep', 'er')
 
-    const result = await cli(['org', 'list'], { XDG_DATA_HOME: xdg })
+    const result = await init(INIT, { XDG_DATA_HOME: xdg })
 
     expect(result.code).toBe(0)
     expect(existsSync(join(xdg, 'cryptorg', 'cryptorg.db'))).toBe(true)
@@ -284,9 +295,9 @@ describe('database location', () => {
   it('prefers CRYPTORG_DB over the default data directory', async () => {
     const xdg = join(dir, 'data')
 
-    await cli(['org', 'create', 'Acme'], { CRYPTORG_DB: temp.path, XDG_DATA_HOME: xdg })
+    await init(INIT, { CRYPTORG_DB: temp.path, XDG_DATA_HOME: xdg })
 
     expect(existsSync(join(xdg, 'cryptorg'))).toBe(false)
-    expect(await orgNames(temp.path)).toEqual(['Acme'])
+    expect(await userNames(temp.path)).toEqual(['admin'])
   })
 })

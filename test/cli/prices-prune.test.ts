@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
 import { type Cryptorg, open } from '../../src/index.js'
 import { type CliResult, type RunCliOptions, runCli, tempDatabase } from '../helpers/cli.js'
+import { bootstrapAdmin } from './support.js'
 import { type FakeClock, fakeClock } from '../helpers/fake-clock.js'
 import { noNetworkFetch } from '../helpers/open-test-db.js'
 
@@ -9,9 +10,14 @@ const DAY_MS = 86_400_000
 
 let database: { path: string; cleanup: () => void }
 let clock: FakeClock
+let adminToken: string
 
 function cli(argv: string[], options: RunCliOptions = {}): Promise<CliResult> {
-  return runCli(['--db', database.path, ...argv], { clock, ...options })
+  return runCli(['--db', database.path, ...argv], {
+    clock,
+    env: { CRYPTORG_TOKEN: adminToken },
+    ...options,
+  })
 }
 
 /** Opens the test database directly, for seeding and counting without going through the CLI. */
@@ -25,19 +31,20 @@ async function withLibrary<T>(body: (c: Cryptorg) => Promise<T>): Promise<T> {
 }
 
 function count(org: string): Promise<number> {
-  return withLibrary(async (c) => (await c.prices.history(org, { limit: 10_000 })).length)
+  return withLibrary(async (c) => (await c.system.prices.history(org, { limit: 10_000 })).length)
 }
 
 beforeEach(async () => {
   database = tempDatabase()
+  adminToken = await bootstrapAdmin(database.path)
   clock = fakeClock('2024-01-01T00:00:00.000Z')
   // Ten daily prices per organization, 2024-01-01 to 2024-01-10; "now" is then 2024-01-11.
   await withLibrary(async (c) => {
-    await c.orgs.create('Acme')
-    await c.orgs.create('Globex')
+    await c.system.orgs.create('Acme')
+    await c.system.orgs.create('Globex')
     for (let day = 0; day < 10; day++) {
-      await c.prices.add({ org: 'Acme', symbol: 'BTC', price: '1' })
-      await c.prices.add({ org: 'Globex', symbol: 'BTC', price: '1' })
+      await c.system.prices.add({ org: 'Acme', symbol: 'BTC', price: '1' })
+      await c.system.prices.add({ org: 'Globex', symbol: 'BTC', price: '1' })
       clock.advance(DAY_MS)
     }
   })

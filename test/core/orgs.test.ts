@@ -20,41 +20,43 @@ afterEach(async () => {
 
 describe('orgs.create', () => {
   it('returns the organization with a v4 UUID, trimmed name and creation time', async () => {
-    const org = await c.orgs.create('  Acme  ')
+    const org = await c.system.orgs.create('  Acme  ')
     expect(org.id).toMatch(UUID_V4)
     expect(org).toEqual({ id: org.id, name: 'Acme', created_at: '2024-09-17T12:00:00Z' })
   })
 
   it('keeps milliseconds of the creation time when they are not zero', async () => {
     clock.set('2024-09-17T12:00:00.250Z')
-    expect((await c.orgs.create('Acme')).created_at).toBe('2024-09-17T12:00:00.250Z')
+    expect((await c.system.orgs.create('Acme')).created_at).toBe('2024-09-17T12:00:00.250Z')
   })
 
   it('gives each organization its own id', async () => {
-    const a = await c.orgs.create('A')
-    const b = await c.orgs.create('B')
+    const a = await c.system.orgs.create('A')
+    const b = await c.system.orgs.create('B')
     expect(a.id).not.toBe(b.id)
   })
 
   it.each(['Acme', 'ACME', 'acme', '  aCmE  '])(
     'returns ERR_CONFLICT when %j differs from an existing name only in case or spaces',
     async (duplicate) => {
-      await c.orgs.create('Acme')
-      await expect(c.orgs.create(duplicate)).rejects.toMatchObject({
+      await c.system.orgs.create('Acme')
+      await expect(c.system.orgs.create(duplicate)).rejects.toMatchObject({
         code: 'ERR_CONFLICT',
         message: `organization ${JSON.stringify(duplicate.trim())} already exists`,
       })
-      expect(await c.orgs.list()).toHaveLength(1)
+      expect(await c.system.orgs.list()).toHaveLength(1)
     },
   )
 
   it('returns ERR_VALIDATION and stores nothing when the name is empty', async () => {
-    await expect(c.orgs.create('   ')).rejects.toMatchObject({ code: 'ERR_VALIDATION' })
-    expect(await c.orgs.list()).toEqual([])
+    await expect(c.system.orgs.create('   ')).rejects.toMatchObject({ code: 'ERR_VALIDATION' })
+    expect(await c.system.orgs.list()).toEqual([])
   })
 
   it('returns ERR_VALIDATION when the name looks like a UUID', async () => {
-    await expect(c.orgs.create('123e4567-e89b-42d3-a456-426614174000')).rejects.toMatchObject({
+    await expect(
+      c.system.orgs.create('123e4567-e89b-42d3-a456-426614174000'),
+    ).rejects.toMatchObject({
       code: 'ERR_VALIDATION',
       message: 'name must not be a UUID',
     })
@@ -67,22 +69,22 @@ describe('orgs.create: names that look alike', () => {
     ['Ac me', 'Ac  me'],
     ['Acme', 'Ac\u200bme'],
   ])('returns ERR_CONFLICT when %j exists and %j is created', async (first, second) => {
-    await c.orgs.create(first)
-    await expect(c.orgs.create(second)).rejects.toMatchObject({ code: 'ERR_CONFLICT' })
-    expect((await c.orgs.list()).map((org) => org.name)).toEqual([first])
+    await c.system.orgs.create(first)
+    await expect(c.system.orgs.create(second)).rejects.toMatchObject({ code: 'ERR_CONFLICT' })
+    expect((await c.system.orgs.list()).map((org) => org.name)).toEqual([first])
   })
 
   it('returns ERR_VALIDATION for a UUID written with full-width digits', async () => {
     await expect(
-      c.orgs.create('\uff10\uff10000000-0000-0000-0000-000000000000'),
+      c.system.orgs.create('\uff10\uff10000000-0000-0000-0000-000000000000'),
     ).rejects.toMatchObject({ code: 'ERR_VALIDATION', message: 'name must not be a UUID' })
-    expect(await c.orgs.list()).toEqual([])
+    expect(await c.system.orgs.list()).toEqual([])
   })
 })
 
 describe('orgs: arguments of the wrong type from JavaScript callers', () => {
   it('returns ERR_VALIDATION naming the name when create gets a number', async () => {
-    await expect(c.orgs.create(42 as never)).rejects.toMatchObject({
+    await expect(c.system.orgs.create(42 as never)).rejects.toMatchObject({
       code: 'ERR_VALIDATION',
       message: expect.stringMatching(/^name must be a string, got a number$/),
       details: { field: 'name' },
@@ -90,7 +92,7 @@ describe('orgs: arguments of the wrong type from JavaScript callers', () => {
   })
 
   it('returns ERR_VALIDATION naming the organization when get gets undefined', async () => {
-    await expect(c.orgs.get(undefined as never)).rejects.toMatchObject({
+    await expect(c.system.orgs.get(undefined as never)).rejects.toMatchObject({
       code: 'ERR_VALIDATION',
       message: expect.stringMatching(/^org must be a string, got /),
       details: { field: 'org' },
@@ -100,16 +102,16 @@ describe('orgs: arguments of the wrong type from JavaScript callers', () => {
 
 describe('orgs.list', () => {
   it('returns an empty list when there is no organization', async () => {
-    expect(await c.orgs.list()).toEqual([])
+    expect(await c.system.orgs.list()).toEqual([])
   })
 
   it('returns organizations oldest first', async () => {
-    await c.orgs.create('Zeta')
+    await c.system.orgs.create('Zeta')
     clock.advance(1000)
-    await c.orgs.create('Alpha')
+    await c.system.orgs.create('Alpha')
     clock.advance(1000)
-    await c.orgs.create('Mid')
-    expect((await c.orgs.list()).map((o) => [o.name, o.created_at])).toEqual([
+    await c.system.orgs.create('Mid')
+    expect((await c.system.orgs.list()).map((o) => [o.name, o.created_at])).toEqual([
       ['Zeta', '2024-09-17T12:00:00Z'],
       ['Alpha', '2024-09-17T12:00:01Z'],
       ['Mid', '2024-09-17T12:00:02Z'],
@@ -117,36 +119,36 @@ describe('orgs.list', () => {
   })
 
   it('orders organizations created at the same moment by name, ignoring case', async () => {
-    await c.orgs.create('bravo')
-    await c.orgs.create('Charlie')
-    await c.orgs.create('alpha')
-    expect((await c.orgs.list()).map((o) => o.name)).toEqual(['alpha', 'bravo', 'Charlie'])
+    await c.system.orgs.create('bravo')
+    await c.system.orgs.create('Charlie')
+    await c.system.orgs.create('alpha')
+    expect((await c.system.orgs.list()).map((o) => o.name)).toEqual(['alpha', 'bravo', 'Charlie'])
   })
 })
 
 describe('orgs.get', () => {
   it('finds an organization by id', async () => {
-    const org = await c.orgs.create('Acme')
-    expect(await c.orgs.get(org.id)).toEqual(org)
+    const org = await c.system.orgs.create('Acme')
+    expect(await c.system.orgs.get(org.id)).toEqual(org)
   })
 
   it('finds an organization by its id written in upper case', async () => {
-    const org = await c.orgs.create('Acme')
-    expect(await c.orgs.get(org.id.toUpperCase())).toEqual(org)
+    const org = await c.system.orgs.create('Acme')
+    expect(await c.system.orgs.get(org.id.toUpperCase())).toEqual(org)
   })
 
   it.each(['Acme', 'acme', 'ACME', '  Acme  '])(
     'finds an organization by the name %j case-insensitively',
     async (ref) => {
-      const org = await c.orgs.create('Acme')
-      await c.orgs.create('Other')
-      expect(await c.orgs.get(ref)).toEqual(org)
+      const org = await c.system.orgs.create('Acme')
+      await c.system.orgs.create('Other')
+      expect(await c.system.orgs.get(ref)).toEqual(org)
     },
   )
 
   it('returns ERR_NOT_FOUND naming the organization when the name does not exist', async () => {
-    await c.orgs.create('Acme')
-    await expect(c.orgs.get('Globex')).rejects.toMatchObject({
+    await c.system.orgs.create('Acme')
+    await expect(c.system.orgs.get('Globex')).rejects.toMatchObject({
       code: 'ERR_NOT_FOUND',
       message: 'organization "Globex" not found',
       details: { org: 'Globex' },
@@ -155,105 +157,105 @@ describe('orgs.get', () => {
 
   it('returns ERR_NOT_FOUND when the id does not exist', async () => {
     const id = '123e4567-e89b-42d3-a456-426614174000'
-    await expect(c.orgs.get(id)).rejects.toMatchObject({
+    await expect(c.system.orgs.get(id)).rejects.toMatchObject({
       code: 'ERR_NOT_FOUND',
       message: `organization "${id}" not found`,
     })
   })
 
   it('returns ERR_VALIDATION when the reference is empty', async () => {
-    await expect(c.orgs.get('  ')).rejects.toMatchObject({ code: 'ERR_VALIDATION' })
+    await expect(c.system.orgs.get('  ')).rejects.toMatchObject({ code: 'ERR_VALIDATION' })
   })
 })
 
 describe('orgs.rename', () => {
   it('renames an organization found by name and keeps its id and creation time', async () => {
-    const org = await c.orgs.create('Acme')
+    const org = await c.system.orgs.create('Acme')
     clock.advance(60_000)
-    const renamed = await c.orgs.rename('acme', '  Acme Corp ')
+    const renamed = await c.system.orgs.rename('acme', '  Acme Corp ')
     expect(renamed).toEqual({ ...org, name: 'Acme Corp' })
-    expect(await c.orgs.get('ACME CORP')).toEqual(renamed)
-    await expect(c.orgs.get('Acme')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
+    expect(await c.system.orgs.get('ACME CORP')).toEqual(renamed)
+    await expect(c.system.orgs.get('Acme')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
   })
 
   it('renames an organization found by id', async () => {
-    const org = await c.orgs.create('Acme')
-    expect((await c.orgs.rename(org.id, 'Initech')).name).toBe('Initech')
+    const org = await c.system.orgs.create('Acme')
+    expect((await c.system.orgs.rename(org.id, 'Initech')).name).toBe('Initech')
   })
 
   it('changes only the case of a name', async () => {
-    await c.orgs.create('acme')
-    expect((await c.orgs.rename('Acme', 'ACME')).name).toBe('ACME')
-    expect((await c.orgs.get('acme')).name).toBe('ACME')
+    await c.system.orgs.create('acme')
+    expect((await c.system.orgs.rename('Acme', 'ACME')).name).toBe('ACME')
+    expect((await c.system.orgs.get('acme')).name).toBe('ACME')
   })
 
   it('returns ERR_CONFLICT when the new name belongs to another organization', async () => {
-    await c.orgs.create('Acme')
-    await c.orgs.create('Globex')
-    await expect(c.orgs.rename('Acme', ' GLOBEX ')).rejects.toMatchObject({
+    await c.system.orgs.create('Acme')
+    await c.system.orgs.create('Globex')
+    await expect(c.system.orgs.rename('Acme', ' GLOBEX ')).rejects.toMatchObject({
       code: 'ERR_CONFLICT',
       message: 'organization "GLOBEX" already exists',
     })
-    expect((await c.orgs.list()).map((o) => o.name)).toEqual(['Acme', 'Globex'])
+    expect((await c.system.orgs.list()).map((o) => o.name)).toEqual(['Acme', 'Globex'])
   })
 
   it('returns ERR_NOT_FOUND naming the organization when it does not exist', async () => {
-    await expect(c.orgs.rename('Ghost', 'New')).rejects.toMatchObject({
+    await expect(c.system.orgs.rename('Ghost', 'New')).rejects.toMatchObject({
       code: 'ERR_NOT_FOUND',
       message: 'organization "Ghost" not found',
     })
   })
 
   it('returns ERR_VALIDATION naming the new name when it is empty', async () => {
-    await c.orgs.create('Acme')
-    await expect(c.orgs.rename('Acme', ' ')).rejects.toMatchObject({
+    await c.system.orgs.create('Acme')
+    await expect(c.system.orgs.rename('Acme', ' ')).rejects.toMatchObject({
       code: 'ERR_VALIDATION',
       message: 'new name must not be empty',
       details: { field: 'new name' },
     })
-    expect((await c.orgs.get('Acme')).name).toBe('Acme')
+    expect((await c.system.orgs.get('Acme')).name).toBe('Acme')
   })
 })
 
 describe('orgs.delete', () => {
   it('deletes the organization and its prices and reports how many prices went', async () => {
-    const acme = await c.orgs.create('Acme')
-    await c.orgs.create('Globex')
-    await c.prices.add({ org: 'Acme', symbol: 'BTC', price: '1' })
-    await c.prices.add({ org: 'Acme', symbol: 'ETH', price: '2' })
-    await c.prices.add({ org: 'Acme', symbol: 'BTC', price: '3' })
-    await c.prices.add({ org: 'Globex', symbol: 'BTC', price: '4' })
+    const acme = await c.system.orgs.create('Acme')
+    await c.system.orgs.create('Globex')
+    await c.system.prices.add({ org: 'Acme', symbol: 'BTC', price: '1' })
+    await c.system.prices.add({ org: 'Acme', symbol: 'ETH', price: '2' })
+    await c.system.prices.add({ org: 'Acme', symbol: 'BTC', price: '3' })
+    await c.system.prices.add({ org: 'Globex', symbol: 'BTC', price: '4' })
 
-    expect(await c.orgs.delete('acme')).toEqual({ organization: acme, prices_deleted: 3 })
-    expect((await c.orgs.list()).map((o) => o.name)).toEqual(['Globex'])
-    await expect(c.orgs.get(acme.id)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
-    expect(await c.prices.history('Globex')).toHaveLength(1)
+    expect(await c.system.orgs.delete('acme')).toEqual({ organization: acme, prices_deleted: 3 })
+    expect((await c.system.orgs.list()).map((o) => o.name)).toEqual(['Globex'])
+    await expect(c.system.orgs.get(acme.id)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
+    expect(await c.system.prices.history('Globex')).toHaveLength(1)
   })
 
   it('leaves no prices for a new organization that reuses a deleted name', async () => {
-    await c.orgs.create('Acme')
-    await c.prices.add({ org: 'Acme', symbol: 'BTC', price: '1' })
-    await c.orgs.delete('Acme')
-    await c.orgs.create('Acme')
-    expect(await c.prices.history('Acme')).toEqual([])
-    expect(await c.prices.latest('Acme')).toEqual([])
+    await c.system.orgs.create('Acme')
+    await c.system.prices.add({ org: 'Acme', symbol: 'BTC', price: '1' })
+    await c.system.orgs.delete('Acme')
+    await c.system.orgs.create('Acme')
+    expect(await c.system.prices.history('Acme')).toEqual([])
+    expect(await c.system.prices.latest('Acme')).toEqual([])
   })
 
   it('reports zero prices deleted when the organization had none', async () => {
-    const org = await c.orgs.create('Acme')
-    expect(await c.orgs.delete(org.id)).toEqual({ organization: org, prices_deleted: 0 })
+    const org = await c.system.orgs.create('Acme')
+    expect(await c.system.orgs.delete(org.id)).toEqual({ organization: org, prices_deleted: 0 })
   })
 
   it('returns ERR_NOT_FOUND naming the organization when it does not exist', async () => {
-    await expect(c.orgs.delete('Ghost')).rejects.toMatchObject({
+    await expect(c.system.orgs.delete('Ghost')).rejects.toMatchObject({
       code: 'ERR_NOT_FOUND',
       message: 'organization "Ghost" not found',
     })
   })
 
   it('frees the name for a new organization', async () => {
-    await c.orgs.create('Acme')
-    await c.orgs.delete('Acme')
-    await expect(c.orgs.create('ACME')).resolves.toMatchObject({ name: 'ACME' })
+    await c.system.orgs.create('Acme')
+    await c.system.orgs.delete('Acme')
+    await expect(c.system.orgs.create('ACME')).resolves.toMatchObject({ name: 'ACME' })
   })
 })

@@ -13,8 +13,8 @@ let c: Cryptorg
 beforeEach(async () => {
   clock = fakeClock('2024-06-01T00:00:00.000Z')
   c = await openTestDb({ clock })
-  await c.orgs.create('Acme')
-  await c.orgs.create('Globex')
+  await c.system.orgs.create('Acme')
+  await c.system.orgs.create('Globex')
 })
 
 afterEach(async () => {
@@ -24,13 +24,13 @@ afterEach(async () => {
 /** Adds `count` BTC prices to `org`, one hour apart, starting at the clock's current time. */
 async function addHourly(org: string, count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
-    await c.prices.add({ org, symbol: 'BTC', price: String(100 + i) })
+    await c.system.prices.add({ org, symbol: 'BTC', price: String(100 + i) })
     clock.advance(HOUR_MS)
   }
 }
 
 async function remaining(org: string): Promise<string[]> {
-  const prices = await c.prices.history(org, { limit: 10_000 })
+  const prices = await c.system.prices.history(org, { limit: 10_000 })
   return prices.map((p) => p.timestamp).reverse()
 }
 
@@ -39,7 +39,7 @@ describe('prices.prune', () => {
     await addHourly('Acme', 5)
     const cutoff = new Date('2024-06-01T03:00:00.000Z')
 
-    const result = await c.prices.prune({ olderThan: cutoff })
+    const result = await c.system.prices.prune({ olderThan: cutoff })
 
     expect(result).toEqual({ cutoff: '2024-06-01T03:00:00Z', deleted: 3, dry_run: false })
     expect(await remaining('Acme')).toEqual(['2024-06-01T03:00:00Z', '2024-06-01T04:00:00Z'])
@@ -48,8 +48,8 @@ describe('prices.prune', () => {
   it('compares milliseconds, not only seconds', async () => {
     await addHourly('Acme', 1)
 
-    const before = await c.prices.prune({ olderThan: new Date('2024-06-01T00:00:00.000Z') })
-    const after = await c.prices.prune({ olderThan: new Date('2024-06-01T00:00:00.001Z') })
+    const before = await c.system.prices.prune({ olderThan: new Date('2024-06-01T00:00:00.000Z') })
+    const after = await c.system.prices.prune({ olderThan: new Date('2024-06-01T00:00:00.001Z') })
 
     expect(before.deleted).toBe(0)
     expect(after).toEqual({ cutoff: '2024-06-01T00:00:00.001Z', deleted: 1, dry_run: false })
@@ -58,7 +58,7 @@ describe('prices.prune', () => {
   it('deletes every old row in batches of batchSize, however many batches it takes', async () => {
     await addHourly('Acme', 7)
 
-    const result = await c.prices.prune({ olderThan: clock.now(), batchSize: 2 })
+    const result = await c.system.prices.prune({ olderThan: clock.now(), batchSize: 2 })
 
     expect(result.deleted).toBe(7)
     expect(await remaining('Acme')).toEqual([])
@@ -70,7 +70,7 @@ describe('prices.prune', () => {
     // The pause between batches yields to timers, so this fires after the first batch.
     setTimeout(() => controller.abort(), 0)
 
-    const result = await c.prices.prune({
+    const result = await c.system.prices.prune({
       olderThan: clock.now(),
       batchSize: 2,
       signal: controller.signal,
@@ -84,7 +84,10 @@ describe('prices.prune', () => {
   it('deletes nothing when the signal has already aborted', async () => {
     await addHourly('Acme', 3)
 
-    const result = await c.prices.prune({ olderThan: clock.now(), signal: AbortSignal.abort() })
+    const result = await c.system.prices.prune({
+      olderThan: clock.now(),
+      signal: AbortSignal.abort(),
+    })
 
     expect(result.deleted).toBe(0)
     expect(await remaining('Acme')).toHaveLength(3)
@@ -94,10 +97,14 @@ describe('prices.prune', () => {
     await addHourly('Acme', 3)
     clock.set('2024-06-01T00:00:00.000Z')
     await addHourly('Globex', 3)
-    const globex = await c.orgs.get('globex')
+    const globex = await c.system.orgs.get('globex')
 
-    const byName = await c.prices.prune({ olderThan: clock.now(), org: 'acme', batchSize: 2 })
-    const byId = await c.prices.prune({ olderThan: new Date(0), org: globex.id })
+    const byName = await c.system.prices.prune({
+      olderThan: clock.now(),
+      org: 'acme',
+      batchSize: 2,
+    })
+    const byId = await c.system.prices.prune({ olderThan: new Date(0), org: globex.id })
 
     expect(byName.deleted).toBe(3)
     expect(byId.deleted).toBe(0)
@@ -109,8 +116,8 @@ describe('prices.prune', () => {
     await addHourly('Acme', 4)
     await addHourly('Globex', 2)
 
-    const all = await c.prices.prune({ olderThan: clock.now(), dryRun: true, batchSize: 1 })
-    const acme = await c.prices.prune({ olderThan: clock.now(), dryRun: true, org: 'Acme' })
+    const all = await c.system.prices.prune({ olderThan: clock.now(), dryRun: true, batchSize: 1 })
+    const acme = await c.system.prices.prune({ olderThan: clock.now(), dryRun: true, org: 'Acme' })
 
     expect(all).toEqual({ cutoff: '2024-06-01T06:00:00Z', deleted: 6, dry_run: true })
     expect(acme.deleted).toBe(4)
@@ -119,7 +126,7 @@ describe('prices.prune', () => {
   })
 
   it('succeeds with nothing to delete', async () => {
-    expect(await c.prices.prune({ olderThan: clock.now() })).toEqual({
+    expect(await c.system.prices.prune({ olderThan: clock.now() })).toEqual({
       cutoff: '2024-06-01T00:00:00Z',
       deleted: 0,
       dry_run: false,
@@ -134,9 +141,11 @@ describe('prices.prune', () => {
     ['a fractional batch size', { batchSize: 2.5 }, 'batchSize'],
   ])('refuses %s with ERR_VALIDATION before deleting anything', async (_, bad, field) => {
     await addHourly('Acme', 3)
-    const options = { olderThan: clock.now(), ...bad } as Parameters<Cryptorg['prices']['prune']>[0]
+    const options = { olderThan: clock.now(), ...bad } as Parameters<
+      Cryptorg['system']['prices']['prune']
+    >[0]
 
-    const error = await c.prices.prune(options).catch((e: unknown) => e)
+    const error = await c.system.prices.prune(options).catch((e: unknown) => e)
 
     expect(error).toMatchObject({ code: 'ERR_VALIDATION', details: { field } })
     expect(await remaining('Acme')).toHaveLength(3)
@@ -145,7 +154,9 @@ describe('prices.prune', () => {
   it('refuses an unknown organization with ERR_NOT_FOUND before deleting anything', async () => {
     await addHourly('Acme', 3)
 
-    const error = await c.prices.prune({ olderThan: clock.now(), org: 'Initech' }).catch((e) => e)
+    const error = await c.system.prices
+      .prune({ olderThan: clock.now(), org: 'Initech' })
+      .catch((e) => e)
 
     expect(error).toMatchObject({ code: 'ERR_NOT_FOUND' })
     expect(await remaining('Acme')).toHaveLength(3)

@@ -69,7 +69,7 @@ async function openDaemon(
 }
 
 async function createOrgs(c: Cryptorg) {
-  for (const name of ORGS) await c.orgs.create(name)
+  for (const name of ORGS) await c.system.orgs.create(name)
 }
 
 /** Reads the database file directly, as a second process would. */

@@ -52,15 +52,15 @@ function openWithMock(options: Partial<OpenOptions> = {}): Promise<Cryptorg> {
 }
 
 async function allRows(orgs: string[]) {
-  const rows = await Promise.all(orgs.map((org) => c.prices.history(org, { limit: 10_000 })))
+  const rows = await Promise.all(orgs.map((org) => c.system.prices.history(org, { limit: 10_000 })))
   return rows.flat()
 }
 
 describe('poller.tick', () => {
   it('stores a row per organization and coin, all at the tick start time', async () => {
     c = await openWithMock()
-    const acme = await c.orgs.create('Acme')
-    const globex = await c.orgs.create('Globex')
+    const acme = await c.system.orgs.create('Acme')
+    const globex = await c.system.orgs.create('Globex')
 
     const result = await c.poller.tick()
 
@@ -76,7 +76,7 @@ describe('poller.tick', () => {
     expect(rows).toHaveLength(4)
     expect(new Set(rows.map((r) => r.timestamp))).toEqual(new Set([result.started_at]))
     for (const org of [acme, globex]) {
-      const latest = await c.prices.latest(org.id)
+      const latest = await c.system.prices.latest(org.id)
       expect(latest.map((p) => [p.org_id, p.symbol, p.price, p.currency, p.source])).toEqual([
         [org.id, 'BTC', '64213.0000000000', 'usd', 'coingecko'],
         [org.id, 'ETH', '2318.4700000000', 'usd', 'coingecko'],
@@ -86,7 +86,7 @@ describe('poller.tick', () => {
 
   it('asks CoinGecko once for all tracked coins', async () => {
     c = await openWithMock()
-    await c.orgs.create('Acme')
+    await c.system.orgs.create('Acme')
     await c.poller.tick()
     expect(mock.requests).toHaveLength(1)
     expect(mock.requests[0]?.query).toMatchObject({ ids: 'bitcoin,ethereum', vs_currencies: 'usd' })
@@ -94,7 +94,7 @@ describe('poller.tick', () => {
 
   it('sends the configured API key in its header', async () => {
     c = await openWithMock({ coingecko: { apiKey: 'CG-demo-key' } })
-    await c.orgs.create('Acme')
+    await c.system.orgs.create('Acme')
     await c.poller.tick()
     expect(mock.requests[0]?.headers['x-cg-demo-api-key']).toBe('CG-demo-key')
     expect(mock.requests[0]?.url).not.toContain('CG-demo-key')
@@ -103,8 +103,8 @@ describe('poller.tick', () => {
   it('stamps every row with the start time even when the clock moves during the tick', async () => {
     clock = fakeClock(START, 250)
     c = await openWithMock()
-    await c.orgs.create('Acme')
-    await c.orgs.create('Globex')
+    await c.system.orgs.create('Acme')
+    await c.system.orgs.create('Globex')
     const startsAt = new Date(clock.ms())
     const result = await c.poller.tick()
     const rows = await allRows(['Acme', 'Globex'])
@@ -119,7 +119,7 @@ describe('poller.tick', () => {
     try {
       const databasePath = join(dir.path, 'prices.db')
       c = await openWithMock({ databasePath })
-      await c.orgs.create('Acme')
+      await c.system.orgs.create('Acme')
       await c.poller.tick()
       await c.close()
       const db = new Database(databasePath, { readonly: true })
@@ -138,8 +138,8 @@ describe('poller.tick', () => {
     c = await openWithMock()
     const result = await c.poller.tick()
     expect(result).toMatchObject({ organizations: 0, rows_written: 0, skipped: [] })
-    await c.orgs.create('Acme')
-    expect(await c.prices.history('Acme')).toEqual([])
+    await c.system.orgs.create('Acme')
+    expect(await c.system.prices.history('Acme')).toEqual([])
   })
 
   it('succeeds without asking CoinGecko when there are no organizations', async () => {
@@ -154,9 +154,9 @@ describe('poller.tick', () => {
   it('succeeds without asking CoinGecko when no coins are tracked', async () => {
     const logger = recordingLogger()
     c = await openWithMock({ logger })
-    await c.orgs.create('Acme')
-    await c.coins.untrack('BTC')
-    await c.coins.untrack('ETH')
+    await c.system.orgs.create('Acme')
+    await c.system.coins.untrack('BTC')
+    await c.system.coins.untrack('ETH')
     const result = await c.poller.tick()
     expect(result).toEqual({
       started_at: '2024-09-17T12:05:00Z',
@@ -167,16 +167,16 @@ describe('poller.tick', () => {
       skipped: [],
     })
     expect(mock.requests).toHaveLength(0)
-    expect(await c.prices.history('Acme')).toEqual([])
+    expect(await c.system.prices.history('Acme')).toEqual([])
     expect(logger.messages('warn')).toContain('no coins are tracked; nothing to fetch')
   })
 
   it('stores the usable quotes and reports the skipped ones', async () => {
     const logger = recordingLogger()
     c = await openWithMock({ logger })
-    await c.orgs.create('Acme')
-    await c.orgs.create('Globex')
-    await c.coins.track({ symbol: 'SOL', coinId: 'solana' })
+    await c.system.orgs.create('Acme')
+    await c.system.orgs.create('Globex')
+    await c.system.coins.track({ symbol: 'SOL', coinId: 'solana' })
 
     const result = await c.poller.tick()
 
@@ -199,15 +199,15 @@ describe('poller.tick', () => {
   it('stores a tiny price exactly and skips a coin without a price', async () => {
     mock.setFallback({ fixture: 'simple-price-null-values' })
     c = await openWithMock()
-    await c.orgs.create('Acme')
-    await c.coins.untrack('ETH')
-    await c.coins.track({ symbol: 'SLEEPY', coinId: 'sleepy-sample-token' })
-    await c.coins.track({ symbol: 'GONE', coinId: 'delisted-sample-coin' })
+    await c.system.orgs.create('Acme')
+    await c.system.coins.untrack('ETH')
+    await c.system.coins.track({ symbol: 'SLEEPY', coinId: 'sleepy-sample-token' })
+    await c.system.coins.track({ symbol: 'GONE', coinId: 'delisted-sample-coin' })
 
     const result = await c.poller.tick()
 
     expect(result.skipped.map((s) => [s.symbol, s.problem])).toEqual([['GONE', 'missing-price']])
-    const latest = await c.prices.latest('Acme')
+    const latest = await c.system.prices.latest('Acme')
     expect(latest.map((p) => [p.symbol, p.price])).toEqual([
       ['BTC', '64213.0000000000'],
       ['SLEEPY', '0.0000047300'],
@@ -217,11 +217,11 @@ describe('poller.tick', () => {
   it('stores prices in the quote currency of each coin', async () => {
     mock.setFallback({ fixture: 'simple-price-multi-currency' })
     c = await openWithMock()
-    await c.orgs.create('Acme')
-    await c.coins.track({ symbol: 'BTC', coinId: 'bitcoin', vsCurrency: 'eur' })
+    await c.system.orgs.create('Acme')
+    await c.system.coins.track({ symbol: 'BTC', coinId: 'bitcoin', vsCurrency: 'eur' })
     await c.poller.tick()
     expect(mock.requests[0]?.query['vs_currencies']).toBe('eur,usd')
-    const latest = await c.prices.latest('Acme')
+    const latest = await c.system.prices.latest('Acme')
     expect(latest.map((p) => [p.symbol, p.price, p.currency])).toEqual([
       ['BTC', '57771.9932518004', 'eur'],
       ['ETH', '2318.4712266091', 'usd'],
@@ -232,7 +232,7 @@ describe('poller.tick', () => {
     clock.set('2024-09-17T14:00:00.000Z')
     const logger = recordingLogger()
     c = await openWithMock({ logger })
-    await c.orgs.create('Acme')
+    await c.system.orgs.create('Acme')
     const result = await c.poller.tick()
     expect(result.rows_written).toBe(2)
     expect(logger.messages('warn')).toEqual([
@@ -244,18 +244,18 @@ describe('poller.tick', () => {
   it('does not warn about quotes less than an hour old', async () => {
     const logger = recordingLogger()
     c = await openWithMock({ logger })
-    await c.orgs.create('Acme')
+    await c.system.orgs.create('Acme')
     await c.poller.tick()
     expect(logger.messages('warn')).toEqual([])
   })
 
   it('keeps manual prices and adds tick prices beside them', async () => {
     c = await openWithMock()
-    await c.orgs.create('Acme')
-    const manual = await c.prices.add({ org: 'Acme', symbol: 'BTC', price: '1' })
+    await c.system.orgs.create('Acme')
+    const manual = await c.system.prices.add({ org: 'Acme', symbol: 'BTC', price: '1' })
     clock.advance(1000)
     await c.poller.tick()
-    const history = await c.prices.history('Acme', { symbol: 'BTC' })
+    const history = await c.system.prices.history('Acme', { symbol: 'BTC' })
     expect(history.map((p) => p.source)).toEqual(['coingecko', 'manual'])
     expect(history[1]).toEqual(manual)
   })
@@ -263,7 +263,7 @@ describe('poller.tick', () => {
   it('returns ERR_UPSTREAM and writes nothing when no quote is usable', async () => {
     mock.setFallback({ fixture: 'simple-price-all-unknown' })
     c = await openWithMock()
-    await c.orgs.create('Acme')
+    await c.system.orgs.create('Acme')
     await expect(c.poller.tick()).rejects.toMatchObject({
       code: 'ERR_UPSTREAM',
       message:
@@ -287,8 +287,8 @@ describe('poller.tick', () => {
   ])('throws and writes nothing when CoinGecko answers with %s', async (_, answer, code) => {
     mock.enqueue(answer)
     c = await openWithMock()
-    await c.orgs.create('Acme')
-    await c.orgs.create('Globex')
+    await c.system.orgs.create('Acme')
+    await c.system.orgs.create('Globex')
     await expect(c.poller.tick()).rejects.toMatchObject({ code })
     expect(await allRows(['Acme', 'Globex'])).toEqual([])
   })
@@ -296,7 +296,7 @@ describe('poller.tick', () => {
   it('throws ERR_UPSTREAM and writes nothing when CoinGecko outlasts the timeout', async () => {
     mock.enqueue({ fixture: 'simple-price-usd', delayMs: 2000 })
     c = await openWithMock({ coingecko: { timeoutMs: 100 } })
-    await c.orgs.create('Acme')
+    await c.system.orgs.create('Acme')
     await expect(c.poller.tick()).rejects.toMatchObject({
       code: 'ERR_UPSTREAM',
       message: 'CoinGecko did not answer within 100ms',
@@ -307,7 +307,7 @@ describe('poller.tick', () => {
   it('throws ERR_UPSTREAM and writes nothing when the signal aborts the request', async () => {
     mock.enqueue({ fixture: 'simple-price-usd', delayMs: 2000 })
     c = await openWithMock()
-    await c.orgs.create('Acme')
+    await c.system.orgs.create('Acme')
     const controller = new AbortController()
     const tick = c.poller.tick(controller.signal)
     await mock.waitForRequests(1)
@@ -324,8 +324,8 @@ describe('poller.tick', () => {
     try {
       const databasePath = join(dir.path, 'prices.db')
       c = await openWithMock({ databasePath })
-      await c.orgs.create('Acme')
-      await c.orgs.create('Globex')
+      await c.system.orgs.create('Acme')
+      await c.system.orgs.create('Globex')
       await c.close()
 
       // Fails the ETH insert, but only once the BTC rows of the same tick are in the table:

@@ -50,17 +50,17 @@ describe('open with a database file', () => {
 
   it('keeps organizations, prices and tracked coins across close and open', async () => {
     const first = await openFile()
-    const acme = await first.orgs.create('Acme')
-    const price = await first.prices.add({ org: 'Acme', symbol: 'BTC', price: '45000.5' })
-    await first.coins.track({ symbol: 'SOL', coinId: 'solana' })
-    await first.coins.untrack('ETH')
+    const acme = await first.system.orgs.create('Acme')
+    const price = await first.system.prices.add({ org: 'Acme', symbol: 'BTC', price: '45000.5' })
+    await first.system.coins.track({ symbol: 'SOL', coinId: 'solana' })
+    await first.system.coins.untrack('ETH')
     await first.close()
 
     const second = await openFile()
     try {
-      expect(await second.orgs.list()).toEqual([acme])
-      expect(await second.prices.latest('acme')).toEqual([price])
-      expect((await second.coins.list()).map((coin) => coin.symbol)).toEqual(['BTC', 'SOL'])
+      expect(await second.system.orgs.list()).toEqual([acme])
+      expect(await second.system.prices.latest('acme')).toEqual([price])
+      expect((await second.system.coins.list()).map((coin) => coin.symbol)).toEqual(['BTC', 'SOL'])
     } finally {
       await second.close()
     }
@@ -70,23 +70,23 @@ describe('open with a database file', () => {
     await (await openFile()).close()
     const recorded = () =>
       inspect((db) => db.prepare(`select name from ${MIGRATION_TABLE}`).pluck().all())
-    expect(recorded()).toEqual(['0001-init', '0002-daemon'])
+    expect(recorded()).toEqual(['0001-init', '0002-daemon', '0003-auth'])
 
     const again = await openFile()
     // Re-running the seed migration would bring the untracked default coins back.
-    await again.coins.untrack('BTC')
+    await again.system.coins.untrack('BTC')
     await again.close()
     const third = await openFile()
-    expect((await third.coins.list()).map((coin) => coin.symbol)).toEqual(['ETH'])
+    expect((await third.system.coins.list()).map((coin) => coin.symbol)).toEqual(['ETH'])
     await third.close()
-    expect(recorded()).toEqual(['0001-init', '0002-daemon'])
+    expect(recorded()).toEqual(['0001-init', '0002-daemon', '0003-auth'])
   })
 
   it('puts the database in WAL mode with foreign keys enforced', async () => {
     const c = await openFile()
-    await c.orgs.create('Acme')
-    await c.prices.add({ org: 'Acme', symbol: 'BTC', price: '1' })
-    await c.orgs.delete('Acme')
+    await c.system.orgs.create('Acme')
+    await c.system.prices.add({ org: 'Acme', symbol: 'BTC', price: '1' })
+    await c.system.orgs.delete('Acme')
     await c.close()
     expect(inspect((db) => db.pragma('journal_mode', { simple: true }))).toBe('wal')
     expect(inspect((db) => db.prepare('select count(*) from crypto_prices').pluck().get())).toBe(0)
@@ -94,8 +94,8 @@ describe('open with a database file', () => {
 
   it('stores prices as exact text, never as floating point numbers', async () => {
     const c = await openFile()
-    await c.orgs.create('Acme')
-    await c.prices.add({ org: 'Acme', symbol: 'BTC', price: '0.1000000001' })
+    await c.system.orgs.create('Acme')
+    await c.system.prices.add({ org: 'Acme', symbol: 'BTC', price: '0.1000000001' })
     await c.close()
     const row = inspect((db) =>
       db.prepare('select price, typeof(price) as type from crypto_prices').get(),
@@ -154,8 +154,8 @@ describe('open with a database file', () => {
     const count = inspect((db) =>
       db.prepare(`select count(*) from ${MIGRATION_TABLE}`).pluck().get(),
     )
-    // Our two migrations plus the unknown newer one, and nothing added.
-    expect(count).toBe(3)
+    // Our three migrations plus the unknown newer one, and nothing added.
+    expect(count).toBe(4)
   })
 })
 
@@ -212,8 +212,8 @@ describe('open options', () => {
   it('gives each in-memory database its own data', async () => {
     const a = await openTestDb()
     const b = await openTestDb()
-    await a.orgs.create('Acme')
-    expect(await b.orgs.list()).toEqual([])
+    await a.system.orgs.create('Acme')
+    expect(await b.system.orgs.list()).toEqual([])
     await a.close()
     await b.close()
   })

@@ -23,8 +23,8 @@ async function damagedDatabase(sql: string): Promise<string> {
 
 describe('storage errors', () => {
   it.each([
-    ['orgs.list', (c: Awaited<ReturnType<typeof open>>) => c.orgs.list(), 'organizations'],
-    ['coins.list', (c: Awaited<ReturnType<typeof open>>) => c.coins.list(), 'tracked_coins'],
+    ['orgs.list', (c: Awaited<ReturnType<typeof open>>) => c.system.orgs.list(), 'organizations'],
+    ['coins.list', (c: Awaited<ReturnType<typeof open>>) => c.system.coins.list(), 'tracked_coins'],
     ['poller.tick', (c: Awaited<ReturnType<typeof open>>) => c.poller.tick(), 'tracked_coins'],
   ])('reports ERR_STORAGE from %s when a table is missing', async (_name, call, table) => {
     const path = await damagedDatabase(`drop table ${table}`)
@@ -60,7 +60,7 @@ describe('storage errors', () => {
   it('refuses calls after close with ERR_STORAGE instead of a driver error', async () => {
     const c = await open({ databasePath: ':memory:' })
     await c.close()
-    await expect(c.orgs.list()).rejects.toMatchObject({
+    await expect(c.system.orgs.list()).rejects.toMatchObject({
       code: 'ERR_STORAGE',
       message: 'the database is closed',
     })

@@ -13,11 +13,13 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 
 import { open } from '../../src/index.js'
 import { type MockCoinGecko, startMockCoinGecko } from '../helpers/mock-coingecko.js'
+import { bootstrapAdmin } from '../helpers/admin.js'
 import { BIN, assertBuilt, runBin, startBin, waitFor } from '../helpers/process.js'
 
 let mock: MockCoinGecko
 let directory: string
 let databasePath: string
+let adminToken: string
 
 function environment(): NodeJS.ProcessEnv {
   return {
@@ -25,6 +27,7 @@ function environment(): NodeJS.ProcessEnv {
     HOME: directory,
     CRYPTORG_DB: databasePath,
     CRYPTORG_COINGECKO_URL: mock.url,
+    CRYPTORG_TOKEN: adminToken,
   }
 }
 
@@ -36,8 +39,8 @@ async function rowsPerTick(): Promise<Map<string, number>> {
   const c = await open({ databasePath })
   try {
     const counts = new Map<string, number>()
-    for (const org of await c.orgs.list()) {
-      for (const price of await c.prices.history(org.id, { limit: 10_000 })) {
+    for (const org of await c.system.orgs.list()) {
+      for (const price of await c.system.prices.history(org.id, { limit: 10_000 })) {
         counts.set(price.timestamp, (counts.get(price.timestamp) ?? 0) + 1)
       }
     }
@@ -52,6 +55,7 @@ beforeAll(assertBuilt)
 beforeEach(async () => {
   directory = mkdtempSync(join(tmpdir(), 'cryptorg-e2e-'))
   databasePath = join(directory, 'cryptorg.db')
+  adminToken = await bootstrapAdmin(databasePath)
   mock = await startMockCoinGecko()
 })
 

@@ -9,18 +9,21 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 
+import { bootstrapAdmin } from '../helpers/admin.js'
 import { type MockCoinGecko, startMockCoinGecko } from '../helpers/mock-coingecko.js'
 import { assertBuilt, runBin, startBin, waitFor } from '../helpers/process.js'
 
 let mock: MockCoinGecko
 let directory: string
 let databasePath: string
+let adminToken: string
 
 const environment = (): NodeJS.ProcessEnv => ({
   PATH: process.env['PATH'],
   HOME: directory,
   CRYPTORG_DB: databasePath,
   CRYPTORG_COINGECKO_URL: mock.url,
+  CRYPTORG_TOKEN: adminToken,
 })
 
 /** Rows per timestamp and per (org, symbol, timestamp), straight from the file. */
@@ -78,6 +81,7 @@ beforeAll(assertBuilt)
 beforeEach(async () => {
   directory = mkdtempSync(join(tmpdir(), 'cryptorg-cluster-'))
   databasePath = join(directory, 'cryptorg.db')
+  adminToken = await bootstrapAdmin(databasePath)
   mock = await startMockCoinGecko()
   expect((await runBin(['org', 'create', 'Acme'], environment())).code).toBe(0)
 })

@@ -9,6 +9,10 @@ import { join } from 'node:path'
 import type { CliIo } from '../../src/cli/io.js'
 import { run } from '../../src/cli/main.js'
 import type { Clock, FetchLike, Sleep } from '../../src/deps.js'
+import type { OpenOptions } from '../../src/open.js'
+
+/** scrypt at a token cost: the tests hash many passwords and test nothing about the cost. */
+export const FAST_HASHING = { logN: 4, r: 1, p: 1 } as const
 
 export interface CliResult {
   code: number
@@ -26,6 +30,12 @@ export interface RunCliOptions {
   interactive?: boolean
   /** Answer given to a confirmation question. */
   confirmAnswer?: boolean
+  /** What standard input holds (for `--password-stdin`). */
+  stdin?: string
+  /** Answers to text and password questions, in the order they are asked. */
+  answers?: string[]
+  /** Options passed on to open(). @default fast password hashing */
+  openOverrides?: Partial<OpenOptions>
   fetch?: FetchLike
   clock?: Clock
   sleep?: Sleep
@@ -55,6 +65,25 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
       questions.push(message)
       return options.confirmAnswer ?? false
     },
+    async ask(message) {
+      questions.push(message)
+      return nextAnswer(message)
+    },
+    async askPassword(message) {
+      questions.push(message)
+      return nextAnswer(message)
+    },
+    async readStdin() {
+      return options.stdin ?? ''
+    },
+    openOverrides: options.openOverrides ?? { passwordHashing: FAST_HASHING },
+  }
+  const answers = [...(options.answers ?? [])]
+  const nextAnswer = (message: string) => {
+    const answer = answers.shift()
+    if (answer === undefined)
+      throw new Error(`the test gave no answer to ${JSON.stringify(message)}`)
+    return Promise.resolve(answer)
   }
   const code = await run(argv, io)
   return { code, stdout, stderr, questions }

@@ -38,7 +38,7 @@ export function registerCoinCommands(program: Command, action: ActionFactory): v
 }
 
 export async function coinsListRun(ctx: CliContext): Promise<void> {
-  const c = await ctx.open()
+  const c = await ctx.workspace()
   const coins = await c.coins.list()
   if (ctx.output.json) return ctx.output.printJson(coins)
   if (coins.length === 0) {
@@ -55,14 +55,14 @@ export async function coinsTrackRun(
   ctx: CliContext,
   opts: { symbol: string; coinId: string; vsCurrency: string },
 ): Promise<void> {
-  const c = await ctx.open()
+  const c = await ctx.workspace()
   const coin = await c.coins.track(opts)
   if (ctx.output.json) return ctx.output.printJson(coin)
   ctx.output.printLine(`Tracking ${coin.symbol} as ${coin.coin_id} in ${coin.vs_currency}`)
 }
 
 export async function coinsUntrackRun(ctx: CliContext, opts: { symbol: string }): Promise<void> {
-  const c = await ctx.open()
+  const c = await ctx.workspace()
   const coin = await c.coins.untrack(opts.symbol)
   if (ctx.output.json) return ctx.output.printJson(coin)
   ctx.output.printLine(`Stopped tracking ${coin.symbol}; its stored prices are kept`)

@@ -92,7 +92,7 @@ export async function daemonRun(ctx: CliContext, flags: DaemonFlags): Promise<vo
         {},
       )
     }
-    const symbols = (await c.coins.list()).map((coin) => coin.symbol)
+    const symbols = (await c.system.coins.list()).map((coin) => coin.symbol)
     logger.info(
       `daemon started: ${symbols.join(', ') || 'no coins'} every ${formatDuration(intervalMs)}`,
       { interval_ms: intervalMs, database: ctx.databasePath() },

@@ -1,10 +1,11 @@
 import type { Command } from 'commander'
 
-import type { Organization } from '../../core/orgs.js'
+import { ORG_ORDERINGS, type OrgListOptions, type Organization } from '../../core/orgs.js'
 import { CryptorgError } from '../../errors.js'
 import type { CliContext } from '../context.js'
 import type { ActionFactory } from '../main.js'
 import { plural } from '../output.js'
+import { registerMemberCommands } from './members.js'
 
 export function registerOrgCommands(program: Command, action: ActionFactory): void {
   const org = program.command('org').description('create, list, rename and delete organizations')
@@ -18,8 +19,10 @@ export function registerOrgCommands(program: Command, action: ActionFactory): vo
   org
     .command('list')
     .alias('ls')
-    .description('list organizations, oldest first')
-    .action(action((ctx) => orgListRun(ctx)))
+    .description('list the organizations you belong to (all of them for admins), oldest first')
+    .option('--search <text>', 'only names containing this text, ignoring case')
+    .option('--ordering <field>', `sort by ${ORG_ORDERINGS.join(', ')}`, 'created_at')
+    .action(action((ctx, flags: OrgListOptions) => orgListRun(ctx, flags)))
 
   org
     .command('show')
@@ -45,19 +48,28 @@ export function registerOrgCommands(program: Command, action: ActionFactory): vo
         orgDeleteRun(ctx, { org: ref, yes: Boolean(flags.yes) }),
       ),
     )
+
+  registerMemberCommands(org, action)
 }
 
 export async function orgCreateRun(ctx: CliContext, opts: { name: string }): Promise<void> {
-  const c = await ctx.open()
+  const c = await ctx.workspace()
   const org = await c.orgs.create(opts.name)
   if (ctx.output.json) return ctx.output.printJson(org)
   ctx.output.printLine(`Created organization ${JSON.stringify(org.name)} (${org.id})`)
 }
 
-export async function orgListRun(ctx: CliContext): Promise<void> {
-  const c = await ctx.open()
-  const orgs = await c.orgs.list()
+export async function orgListRun(ctx: CliContext, options: OrgListOptions = {}): Promise<void> {
+  const c = await ctx.workspace()
+  const orgs = await c.orgs.list({
+    ...(options.search !== undefined && { search: options.search }),
+    ...(options.ordering !== undefined && { ordering: options.ordering }),
+  })
   if (ctx.output.json) return ctx.output.printJson(orgs)
+  if (orgs.length === 0 && options.search !== undefined) {
+    ctx.output.note(`No organization name contains ${JSON.stringify(options.search)}`)
+    return
+  }
   if (orgs.length === 0) {
     ctx.output.note('No organizations yet; create one with: cryptorg org create <name>')
     return
@@ -69,7 +81,7 @@ export async function orgListRun(ctx: CliContext): Promise<void> {
 }
 
 export async function orgShowRun(ctx: CliContext, opts: { org: string }): Promise<void> {
-  const c = await ctx.open()
+  const c = await ctx.workspace()
   const org = await c.orgs.get(opts.org)
   if (ctx.output.json) return ctx.output.printJson(org)
   printOrganization(ctx, org)
@@ -79,7 +91,7 @@ export async function orgRenameRun(
   ctx: CliContext,
   opts: { org: string; newName: string },
 ): Promise<void> {
-  const c = await ctx.open()
+  const c = await ctx.workspace()
   const before = await c.orgs.get(opts.org)
   const org = await c.orgs.rename(before.id, opts.newName)
   if (ctx.output.json) return ctx.output.printJson(org)
@@ -92,7 +104,7 @@ export async function orgDeleteRun(
   ctx: CliContext,
   opts: { org: string; yes: boolean },
 ): Promise<void> {
-  const c = await ctx.open()
+  const c = await ctx.workspace()
   const org = await c.orgs.get(opts.org)
   if (!opts.yes) {
     if (!ctx.canPrompt()) {

@@ -77,7 +77,7 @@ export function registerPriceCommands(program: Command, action: ActionFactory): 
 }
 
 export async function pricesAddRun(ctx: CliContext, opts: AddFlags): Promise<void> {
-  const c = await ctx.open()
+  const c = await ctx.workspace()
   const price = await c.prices.add({
     org: opts.org,
     symbol: opts.symbol,
@@ -93,7 +93,7 @@ export async function pricesAddRun(ctx: CliContext, opts: AddFlags): Promise<voi
 }
 
 export async function pricesLatestRun(ctx: CliContext, opts: { org: string }): Promise<void> {
-  const c = await ctx.open()
+  const c = await ctx.workspace()
   const latest = await c.prices.latest(opts.org)
   if (ctx.output.json) return ctx.output.printJson(latest)
   if (latest.length === 0) {
@@ -113,7 +113,7 @@ export async function pricesHistoryRun(ctx: CliContext, opts: HistoryFlags): Pro
       limit: parseBoundedInteger(opts.limit, 'limit', 1, MAX_HISTORY_LIMIT),
     }),
   }
-  const c = await ctx.open()
+  const c = await ctx.workspace()
   const history = await c.prices.history(opts.org, filters)
   if (ctx.output.json) return ctx.output.printJson(history)
   if (history.length === 0) {
@@ -134,7 +134,7 @@ export async function pricesPruneRun(ctx: CliContext, opts: PruneFlags): Promise
     )
   }
 
-  const c = await ctx.open()
+  const c = await ctx.workspace()
   // Resolving the organization first reports a wrong name before any question is asked.
   const scope =
     opts.org === undefined ? '' : ` of ${JSON.stringify((await c.orgs.get(opts.org)).name)}`
