@@ -53,15 +53,20 @@ export function checkNewPassword(password: unknown, field = 'password'): string 
 /** Checks a hashing setting given by a caller of the library. */
 export function checkHashing(hashing: Partial<PasswordHashing> = {}): PasswordHashing {
   const merged = { ...DEFAULT_PASSWORD_HASHING, ...hashing }
-  const within = (value: number, min: number, max: number) =>
-    Number.isInteger(value) && value >= min && value <= max
-  if (!within(merged.logN, 1, 20) || !within(merged.r, 1, 32) || !within(merged.p, 1, 16)) {
+  if (!usableCost(merged)) {
     throw validationError(
       'passwordHashing',
       'passwordHashing needs logN 1-20, r 1-32 and p 1-16 (integers)',
     )
   }
   return merged
+}
+
+/** The costs this module makes and accepts; node's scrypt reads 0 as "the default". */
+function usableCost({ logN, r, p }: PasswordHashing): boolean {
+  const within = (value: number, min: number, max: number) =>
+    Number.isInteger(value) && value >= min && value <= max
+  return within(logN, 1, 20) && within(r, 1, 32) && within(p, 1, 16)
 }
 
 export async function hashPassword(password: string, hashing: PasswordHashing): Promise<string> {
@@ -88,12 +93,13 @@ export async function verifyPassword(
   current: PasswordHashing,
 ): Promise<PasswordCheck> {
   const parsed = HASH_PATTERN.exec(stored)
-  if (!parsed) {
+  const hashing = parsed && { logN: Number(parsed[1]), r: Number(parsed[2]), p: Number(parsed[3]) }
+  // A cost outside the bounds (such as ln=0, which scrypt refuses) is as broken as bad syntax.
+  if (!parsed || !hashing || !usableCost(hashing)) {
     // Spend the same time as a real check so a broken row is not told apart by timing.
     await derive(password, randomBytes(SALT_BYTES), current)
     return { ok: false, needsRehash: true }
   }
-  const hashing = { logN: Number(parsed[1]), r: Number(parsed[2]), p: Number(parsed[3]) }
   const expected = Buffer.from(parsed[5] as string, 'base64url')
   const actual = await derive(password, Buffer.from(parsed[4] as string, 'base64url'), hashing, {
     keyBytes: expected.length,

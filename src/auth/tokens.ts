@@ -98,11 +98,11 @@ export async function verifyToken(
     throw unauthenticated('claims', `${expected} token is missing required claims`)
   }
   if (tokenType !== expected) {
-    const given = tokenType === 'access' || tokenType === 'refresh' ? tokenType : 'unknown'
-    throw unauthenticated(
-      'wrong_type',
-      `a ${given} token was given where ${article(expected)} is needed`,
-    )
+    const given =
+      tokenType === 'access' || tokenType === 'refresh'
+        ? article(tokenType)
+        : 'a token of unknown type'
+    throw unauthenticated('wrong_type', `${given} was given where ${article(expected)} is needed`)
   }
   return { sub, jti, sid, iat, exp, token_type: expected }
 }

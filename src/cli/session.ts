@@ -162,7 +162,11 @@ export async function signedInActor(ctx: CliContext, c: Cryptorg): Promise<UserA
     }
   }
   const pair = await currentTokens(ctx, c)
-  return c.auth.authenticate(pair.access)
+  try {
+    return await c.auth.authenticate(pair.access)
+  } catch (error) {
+    throw withHint(error, 'your session has ended', 'run "cryptorg login"')
+  }
 }
 
 /** The stored pair, refreshed (and stored again) when the access token is about to expire. */
@@ -252,9 +256,11 @@ function keychainTimeout(ctx: CliContext): number {
   return value
 }
 
+/** Puts what to do next after the core's reason: `your session has ended (...): run ...`. */
 function withHint(error: unknown, prefix: string, hint: string): unknown {
   if (!isCryptorgError(error) || error.code !== 'ERR_UNAUTHENTICATED') return error
-  return new CryptorgError('ERR_UNAUTHENTICATED', `${prefix} (${error.message}): ${hint}`, {
+  const reason = error.message.replace(/^this session has ended \((.*)\)$/, '$1')
+  return new CryptorgError('ERR_UNAUTHENTICATED', `${prefix} (${reason}): ${hint}`, {
     cause: error,
     details: error.details,
   })

@@ -179,13 +179,16 @@ export function createAuthService(
       .selectFrom('auth_sessions as s')
       .innerJoin('users as u', 'u.id', 's.user_id')
       .selectAll('u')
-      .select(['s.refresh_jti', 's.revoked_at', 's.expires_at'])
+      .select(['s.refresh_jti', 's.revoked_at', 's.revoked_reason', 's.expires_at'])
       .where('s.id', '=', claims.sid)
       .where('s.user_id', '=', claims.sub)
       .executeTakeFirst()
-    if (!row) throw unauthenticated('session', 'this session has ended: sign in again')
+    if (!row) throw unauthenticated('session', 'this session does not exist')
     if (row.revoked_at !== null) {
-      throw unauthenticated('session', 'this session has ended: sign in again')
+      throw unauthenticated(
+        'session',
+        `this session has ended (${row.revoked_reason ?? 'revoked'})`,
+      )
     }
     if (!row.is_active) throw unauthenticated('inactive', `user ${row.username} is deactivated`)
     return row

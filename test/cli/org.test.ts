@@ -442,3 +442,37 @@ describe('org delete', () => {
     expect(await listOrgs()).toHaveLength(1)
   })
 })
+
+describe('org list --search and --ordering', () => {
+  const names = async (...flags: string[]) =>
+    (await db.json<Organization[]>(['org', 'list', ...flags])).map((o) => o.name)
+
+  it('filters by a case-insensitive part of the name and sorts as asked', async () => {
+    const created = ['Globex', 'Acme', 'acme west', '100%_real']
+    for (const [minute, name] of created.entries()) {
+      await createOrg(name, fakeClock(`2024-09-17T12:0${minute}:00.000Z`))
+    }
+
+    expect(await names('--search', 'ACME')).toEqual(['Acme', 'acme west'])
+    expect(await names('--search', 'ACME', '--ordering', '-name')).toEqual(['acme west', 'Acme'])
+    expect(await names('--ordering', 'name')).toEqual(['100%_real', 'Acme', 'acme west', 'Globex'])
+    expect(await names('--ordering', '-created_at')).toEqual([
+      '100%_real',
+      'acme west',
+      'Acme',
+      'Globex',
+    ])
+    // LIKE wildcards in the search are plain characters.
+    expect(await names('--search', '%_')).toEqual(['100%_real'])
+    expect(await names('--search', '_')).toEqual(['100%_real'])
+  })
+
+  it('refuses an unknown ordering, naming the choices', async () => {
+    const result = await db.cli(['org', 'list', '--ordering', 'size'])
+    expect(result).toMatchObject({
+      code: 2,
+      stderr:
+        'cryptorg: ordering must be one of name, -name, created_at, -created_at, got "size"\n',
+    })
+  })
+})

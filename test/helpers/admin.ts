@@ -23,3 +23,21 @@ export async function bootstrapAdmin(databasePath: string): Promise<string> {
     await c.close()
   }
 }
+
+/** A year-long access token for an existing user, for acting as them in CLI tests. */
+export async function tokenFor(
+  databasePath: string,
+  username: string,
+  password: string,
+): Promise<string> {
+  const c = await open({
+    databasePath,
+    passwordHashing: FAST_HASHING,
+    auth: { accessTtlSeconds: 365 * 86_400 },
+  })
+  try {
+    return (await c.auth.login(username, password)).access
+  } finally {
+    await c.close()
+  }
+}

@@ -21,12 +21,18 @@ export interface ProcessResult {
 }
 
 /** Runs `cryptorg ...args` to completion. */
-export function runBin(args: string[], env: NodeJS.ProcessEnv): Promise<ProcessResult> {
+export function runBin(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stdin?: string,
+): Promise<ProcessResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, [BIN, ...args], { env }, (error, stdout, stderr) => {
       const code = error ? Number((error as { code?: unknown }).code ?? 1) : 0
       resolve({ code, stdout, stderr })
     })
+    // Closed at once without input, so nothing can wait on a terminal that is not there.
+    child.stdin?.end(stdin ?? '')
   })
 }
 
