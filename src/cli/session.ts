@@ -20,6 +20,7 @@ import {
   hasSessionBus,
 } from './credentials/store.js'
 import { defaultConfigDirectory } from './paths.js'
+import { withRefreshLock } from './refresh-lock.js'
 import { type CliSettings, openSettings } from './settings.js'
 
 const KEYCHAIN_SERVICE = 'cryptorg'
@@ -189,14 +190,21 @@ export async function currentTokens(ctx: CliContext, c: Cryptorg): Promise<Store
       `the tokens of ${profile.username} are gone from the ${profile.store}: run "cryptorg login"`,
     )
   }
-  if (Date.parse(stored.access_expires_at) - EXPIRY_MARGIN_MS > ctx.now()) return stored
-  try {
-    const pair = await c.auth.refresh(stored.refresh)
-    await saveSession(ctx, pair)
-    return toStored(pair)
-  } catch (error) {
-    throw withHint(error, 'your session has ended', 'run "cryptorg login"')
-  }
+  const fresh = (tokens: StoredTokens) =>
+    Date.parse(tokens.access_expires_at) - EXPIRY_MARGIN_MS > ctx.now()
+  if (fresh(stored)) return stored
+  return withRefreshLock(configDirectory(ctx), target, async () => {
+    // Another command may have refreshed while this one waited for the lock.
+    const latest = await readStored(ctx, profile.store, accountFor(profile.username, target))
+    if (latest && latest.refresh !== stored.refresh && fresh(latest)) return latest
+    try {
+      const pair = await c.auth.refresh((latest ?? stored).refresh)
+      await saveSession(ctx, pair)
+      return toStored(pair)
+    } catch (error) {
+      throw withHint(error, 'your session has ended', 'run "cryptorg login"')
+    }
+  })
 }
 
 async function readStored(

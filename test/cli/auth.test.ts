@@ -1,6 +1,6 @@
 // Covers src/cli/commands/auth.ts and src/cli/session.ts: signing in from the command line,
 // stored sessions, silent refresh, and what a user is told when a session is gone.
-import { readFileSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
@@ -220,6 +220,17 @@ describe('stored sessions', () => {
     clock.advance(6 * 60_000)
     const stolen = await cli(['whoami'], { env: { CRYPTORG_TOKEN: before.access } })
     expect(stolen.code).toBe(4)
+  })
+
+  it('lets parallel commands share one refresh instead of ending the session', async () => {
+    clock.advance(6 * 60_000)
+
+    const results = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => cli(['org', 'create', `Parallel ${i}`])),
+    )
+    expect(results.map((r) => r.code)).toEqual([0, 0, 0, 0])
+    expect(await cli(['whoami'])).toMatchObject({ code: 0 })
+    expect(readdirSync(configDir()).filter((name) => name.endsWith('.lock'))).toEqual([])
   })
 
   it('says to log in again once the refresh token has expired', async () => {
