@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'ERR_FORBIDDEN'
   | 'ERR_UPSTREAM'
   | 'ERR_RATE_LIMITED'
+  | 'ERR_THROTTLED'
   | 'ERR_UNHEALTHY'
   | 'ERR_STORAGE'
   | 'ERR_INTERNAL'
@@ -34,6 +35,8 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = Object.freeze({
   ERR_FORBIDDEN: 4,
   ERR_UPSTREAM: 5,
   ERR_RATE_LIMITED: 5,
+  // Too many attempts from this caller (failed sign-ins): wait and try again.
+  ERR_THROTTLED: 4,
   // A health check that fails, distinct from every other failure so monitors can tell.
   ERR_UNHEALTHY: 6,
   ERR_STORAGE: 1,
@@ -50,6 +53,7 @@ export const HTTP_STATUSES: Readonly<Record<ErrorCode, number>> = Object.freeze(
   ERR_FORBIDDEN: 403,
   ERR_UPSTREAM: 502,
   ERR_RATE_LIMITED: 503,
+  ERR_THROTTLED: 429,
   ERR_UNHEALTHY: 503,
   ERR_STORAGE: 500,
   ERR_INTERNAL: 500,

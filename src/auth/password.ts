@@ -52,7 +52,9 @@ export function checkNewPassword(password: unknown, field = 'password'): string 
 
 /** Checks a hashing setting given by a caller of the library. */
 export function checkHashing(hashing: Partial<PasswordHashing> = {}): PasswordHashing {
-  const merged = { ...DEFAULT_PASSWORD_HASHING, ...hashing }
+  // An explicit `undefined` means "the default", not "no value".
+  const given = Object.fromEntries(Object.entries(hashing).filter(([, v]) => v !== undefined))
+  const merged: PasswordHashing = { ...DEFAULT_PASSWORD_HASHING, ...given }
   if (!usableCost(merged)) {
     throw validationError(
       'passwordHashing',

@@ -125,8 +125,13 @@ function article(type: TokenType): string {
 function fromJoseError(error: unknown, expected: TokenType): CryptorgError {
   const code = (error as { code?: unknown } | null)?.code
   switch (code) {
-    case 'ERR_JWT_EXPIRED':
-      return unauthenticated('expired', `${expected} token has expired`, error)
+    case 'ERR_JWT_EXPIRED': {
+      // The expiry is checked before the type: name the kind of token that was given, so that
+      // verify(), which tries the access type first, does not call a refresh token an access one.
+      const given = (error as { payload?: { token_type?: unknown } }).payload?.token_type
+      const kind = given === 'access' || given === 'refresh' ? given : expected
+      return unauthenticated('expired', `${kind} token has expired`, error)
+    }
     case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
       return unauthenticated('signature', `${expected} token signature is invalid`, error)
     case 'ERR_JOSE_ALG_NOT_ALLOWED':

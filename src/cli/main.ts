@@ -15,6 +15,7 @@ import { registerCoinCommands } from './commands/coins.js'
 import { registerDaemonCommand } from './commands/daemon.js'
 import { registerOrgCommands } from './commands/org.js'
 import { registerPriceCommands } from './commands/prices.js'
+import { registerServeCommand } from './commands/serve.js'
 import { registerUserCommands } from './commands/users.js'
 import { CliContext, type GlobalFlags } from './context.js'
 import type { CliIo } from './io.js'
@@ -83,6 +84,7 @@ function buildProgram(
   registerUserCommands(program, action)
   registerAuditCommand(program, action)
   registerDaemonCommand(program, action)
+  registerServeCommand(program, action)
 
   // Applies to every subcommand: usage errors come back as CommanderError instead of exiting.
   let failed: Command | undefined

@@ -16,7 +16,7 @@ import {
   JsonSyntaxError,
   isJsonObject,
   parseJsonLossless,
-} from './lossless-json.js'
+} from '../lossless-json.js'
 import { type Quote, type QuoteRequest, readQuotes } from './quotes.js'
 
 /** Base URL for keyless and Demo-plan requests. */

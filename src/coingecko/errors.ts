@@ -5,7 +5,7 @@
  * @module
  */
 import { CryptorgError } from '../errors.js'
-import { type JsonValue, JsonNumber, isJsonObject, parseJsonLossless } from './lossless-json.js'
+import { type JsonValue, JsonNumber, isJsonObject, parseJsonLossless } from '../lossless-json.js'
 
 export interface UpstreamErrorBody {
   errorCode?: number

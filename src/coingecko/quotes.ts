@@ -6,7 +6,7 @@
  * @module
  */
 import { type UpstreamPriceProblem, priceFromNumberText } from '../core/money.js'
-import { type JsonValue, JsonNumber, isJsonObject } from './lossless-json.js'
+import { type JsonValue, JsonNumber, isJsonObject } from '../lossless-json.js'
 
 /** One price the poller asks CoinGecko for. */
 export interface QuoteRequest {

@@ -31,7 +31,7 @@ import { type UserActor, SYSTEM } from './actor.js'
 import { recordAudit } from './audit.js'
 import type { CoreContext } from './context.js'
 import { formatTimestamp } from './time.js'
-import { normalizeUsername, usernameKey } from './users-lookup.js'
+import { newUsername, normalizeUsername, usernameKey } from './users-lookup.js'
 import { type User, insertUser, newUserRow, toUser } from './users.js'
 
 /** Token lifetimes and the signing secret; see `OpenOptions.auth`. */
@@ -107,6 +107,9 @@ export function checkAuthOptions(options: AuthOptions = {}): Required<
   }
   let jwtSecret: Uint8Array | undefined
   if (options.jwtSecret !== undefined) {
+    if (typeof options.jwtSecret !== 'string') {
+      throw validationError('jwtSecret', 'the JWT secret must be a string')
+    }
     jwtSecret = new TextEncoder().encode(options.jwtSecret)
     if (jwtSecret.length < MIN_SECRET_BYTES) {
       // Never echo the secret, not even its start.
@@ -201,7 +204,7 @@ export function createAuthService(
     },
 
     async bootstrap(input) {
-      const username = normalizeUsername(input?.username)
+      const username = newUsername(input?.username)
       const password = checkNewPassword(input?.password)
       const now = clock.now()
       const row = await newUserRow(username, password, true, now, options)
@@ -230,9 +233,17 @@ export function createAuthService(
         new CryptorgError('ERR_UNAUTHENTICATED', 'wrong username or password', {
           details: { reason: 'credentials' },
         })
-      const username = normalizeUsername(usernameInput)
       if (typeof password !== 'string' || password === '') {
         throw validationError('password', 'password must not be empty')
+      }
+      let username: string
+      try {
+        username = normalizeUsername(usernameInput)
+      } catch {
+        // People type passwords into the username field: never quote it back. A name that
+        // cannot exist is answered like any other failed sign-in, in the same time.
+        await spendHashTime(password, options.hashing)
+        throw failed()
       }
       const row = await db
         .selectFrom('users')
@@ -335,6 +346,8 @@ export function createAuthService(
       }
       const user = await openSession(claims)
       if (claims.token_type === 'refresh' && user.refresh_jti !== claims.jti) {
+        // As in refresh(): a retired token coming back means a copy is loose.
+        await endSession(db, claims.sid, clock.now(), 'refresh token reused')
         throw unauthenticated('reused', 'this refresh token was already used')
       }
       return claims

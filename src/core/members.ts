@@ -88,7 +88,8 @@ export function createMemberService(context: CoreContext, actor: Actor): MemberS
         if (existing) {
           throw new CryptorgError(
             'ERR_CONFLICT',
-            `${user.username} is already a ${existing} of ${JSON.stringify(org.row.name)}`,
+            `${user.username} is already ${existing === 'owner' ? 'an' : 'a'} ${existing} of ` +
+              JSON.stringify(org.row.name),
             { details: { field: 'username' } },
           )
         }

@@ -8,8 +8,15 @@ import { type Kysely, sql } from 'kysely'
 
 import { encodeTimestamp } from '../db/dialect.js'
 import type { CryptoPriceTable, Database, PriceSource } from '../db/schema.js'
-import { validationError } from '../errors.js'
-import { type Actor, findVisibleOrg, requireAdmin, requireRole, resolveAccess } from './actor.js'
+import { CryptorgError, isCryptorgError, validationError } from '../errors.js'
+import {
+  type Access,
+  type Actor,
+  findVisibleOrg,
+  requireAdmin,
+  requireRole,
+  resolveAccess,
+} from './actor.js'
 import type { CoreContext } from './context.js'
 import { parsePrice, quoteInput } from './money.js'
 import { formatTimestamp, parseDuration, toMoment } from './time.js'
@@ -60,6 +67,37 @@ export interface PriceHistoryOptions {
 export const DEFAULT_HISTORY_LIMIT = 100
 export const MAX_HISTORY_LIMIT = 10_000
 
+/** Filters and page of {@link PriceService.list}. */
+export interface PriceListOptions {
+  /** Only this organization's prices (id or name). @default every organization the actor sees */
+  org?: string
+  symbol?: string
+  since?: Date | string
+  until?: Date | string
+  /** @default DEFAULT_HISTORY_LIMIT, at most MAX_HISTORY_LIMIT */
+  limit?: number | string
+  /** Rows to skip, for paging. @default 0 */
+  offset?: number | string
+}
+
+/** One page of prices and the number of rows matching the filters. */
+export interface PricePage {
+  count: number
+  results: Price[]
+}
+
+/** Fields of {@link PriceService.update}; absent fields keep their value. */
+export interface UpdatePriceInput {
+  /** Moves the price to another organization (id or name); needs the member role in both. */
+  org?: string
+  symbol?: string
+  price?: string
+  currency?: string
+}
+
+/** Offsets beyond this are refused: paging that deep is a scan, use `until` instead. */
+export const MAX_LIST_OFFSET = 1_000_000
+
 /** Options of {@link PriceService.prune}. */
 export interface PrunePricesOptions {
   /** Prices recorded strictly before this moment are deleted. */
@@ -105,6 +143,18 @@ export interface PriceService {
    *   for a viewer.
    */
   add(input: AddPriceInput): Promise<Price>
+  /**
+   * One price by id. A price of an organization the actor cannot see is not found.
+   *
+   * @throws CryptorgError `ERR_NOT_FOUND`
+   */
+  get(id: number | string): Promise<Price>
+  /** Changes a price (member role). @throws CryptorgError `ERR_NOT_FOUND`, `ERR_FORBIDDEN` */
+  update(id: number | string, input: UpdatePriceInput): Promise<Price>
+  /** Deletes one price (member role). @throws CryptorgError `ERR_NOT_FOUND`, `ERR_FORBIDDEN` */
+  delete(id: number | string): Promise<Price>
+  /** Prices of every organization the actor sees, or of one, newest first, a page at a time. */
+  list(options?: PriceListOptions): Promise<PricePage>
   /** The newest price of each symbol of an organization, by symbol. */
   latest(org: string): Promise<Price[]>
   /** Prices of an organization, newest first. */
@@ -129,6 +179,22 @@ export interface PriceService {
 
 export function createPriceService(context: CoreContext, actor: Actor): PriceService {
   const { db, clock } = context
+  /** A price and its organization, if the actor may see them; otherwise not found. */
+  const findVisiblePrice = async (access: Access, id: number, from: Kysely<Database> = db) => {
+    const row = await from
+      .selectFrom('crypto_prices')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst()
+    if (row) {
+      try {
+        return { row, org: await findVisibleOrg(from, access, row.org_id) }
+      } catch (error) {
+        if (!isCryptorgError(error) || error.code !== 'ERR_NOT_FOUND') throw error
+      }
+    }
+    throw new CryptorgError('ERR_NOT_FOUND', `price ${id} not found`, { details: { id } })
+  }
   const visibleOrg = async (ref: string) => {
     const access = await resolveAccess(db, actor)
     return { access, org: await findVisibleOrg(db, access, ref) }
@@ -189,6 +255,97 @@ export function createPriceService(context: CoreContext, actor: Actor): PriceSer
         order by cp.symbol
       `.execute(db)
       return rows.map(toPrice)
+    },
+
+    async get(idInput) {
+      const id = parsePriceId(idInput)
+      const access = await resolveAccess(db, actor)
+      return toPrice((await findVisiblePrice(access, id)).row)
+    },
+
+    async update(idInput, input) {
+      const id = parsePriceId(idInput)
+      requireObject(input, 'price input')
+      if (input.price !== undefined && typeof input.price !== 'string') {
+        throw validationError('price', 'price must be given as a decimal string')
+      }
+      const changes: Partial<Pick<CryptoPriceTable, 'org_id' | 'symbol' | 'price' | 'currency'>> =
+        {}
+      if (input.symbol !== undefined) changes.symbol = normalizeSymbol(input.symbol)
+      if (input.price !== undefined) changes.price = parsePrice(input.price)
+      if (input.currency !== undefined) changes.currency = normalizeCurrency(input.currency)
+      const access = await resolveAccess(db, actor)
+      return db.transaction().execute(async (trx) => {
+        const { row, org } = await findVisiblePrice(access, id, trx)
+        requireRole(access, org, 'member', 'changing prices')
+        if (input.org !== undefined) {
+          const target = await findVisibleOrg(trx, access, input.org)
+          requireRole(access, target, 'member', 'moving prices')
+          changes.org_id = target.row.id
+        }
+        if (Object.keys(changes).length > 0) {
+          await trx.updateTable('crypto_prices').set(changes).where('id', '=', id).execute()
+        }
+        return toPrice({ ...row, ...changes })
+      })
+    },
+
+    async delete(idInput) {
+      const id = parsePriceId(idInput)
+      const access = await resolveAccess(db, actor)
+      return db.transaction().execute(async (trx) => {
+        const { row, org } = await findVisiblePrice(access, id, trx)
+        requireRole(access, org, 'member', 'deleting prices')
+        await trx.deleteFrom('crypto_prices').where('id', '=', id).execute()
+        return toPrice(row)
+      })
+    },
+
+    async list(options = {}) {
+      requireObject(options, 'list options')
+      const symbol = options.symbol === undefined ? undefined : normalizeSymbol(options.symbol)
+      const since = options.since === undefined ? undefined : toMoment(options.since, 'since')
+      const until = options.until === undefined ? undefined : toMoment(options.until, 'until')
+      if (since && until && since > until) {
+        throw validationError('since', 'since must not be later than until')
+      }
+      const limit =
+        options.limit === undefined
+          ? DEFAULT_HISTORY_LIMIT
+          : parseBoundedInteger(options.limit, 'limit', 1, MAX_HISTORY_LIMIT)
+      const offset =
+        options.offset === undefined
+          ? 0
+          : parseBoundedInteger(options.offset, 'offset', 0, MAX_LIST_OFFSET)
+      const access = await resolveAccess(db, actor)
+
+      let query = db.selectFrom('crypto_prices')
+      if (options.org !== undefined) {
+        query = query.where('org_id', '=', (await findVisibleOrg(db, access, options.org)).row.id)
+      } else if (!access.unrestricted) {
+        query = query.where('org_id', 'in', (eb) =>
+          eb
+            .selectFrom('memberships')
+            .select('org_id')
+            .where('user_id', '=', access.userId as string),
+        )
+      }
+      if (symbol) query = query.where('symbol', '=', symbol)
+      if (since) query = query.where('timestamp', '>=', encodeTimestamp(since))
+      if (until) query = query.where('timestamp', '<=', encodeTimestamp(until))
+      const [{ count }, rows] = await Promise.all([
+        query
+          .select((eb) => eb.fn.countAll<number | string>().as('count'))
+          .executeTakeFirstOrThrow(),
+        query
+          .selectAll()
+          .orderBy('timestamp', 'desc')
+          .orderBy('id', 'desc')
+          .limit(limit)
+          .offset(offset)
+          .execute(),
+      ])
+      return { count: Number(count), results: rows.map(toPrice) }
     },
 
     async history(orgRef, options = {}) {
@@ -302,6 +459,18 @@ export function parsePruneAge(text: string, field: string): number {
     )
   }
   return ageMs
+}
+
+/** Price ids are positive integers; anything else names no price. */
+function parsePriceId(value: number | string): number {
+  const text = String(value).trim()
+  const id = /^[1-9]\d{0,15}$/.test(text) ? Number(text) : Number.NaN
+  if (!Number.isSafeInteger(id)) {
+    throw new CryptorgError('ERR_NOT_FOUND', `price ${quoteInput(text)} not found`, {
+      details: { id: text },
+    })
+  }
+  return id
 }
 
 export function toPrice(row: Omit<CryptoPriceTable, 'id'> & { id: number }): Price {

@@ -31,6 +31,18 @@ export function normalizeUsername(input: unknown, field = 'username'): string {
   return name
 }
 
+/** Names that would read as the installation itself in the audit trail. */
+const RESERVED_USERNAMES = new Set(['system'])
+
+/** {@link normalizeUsername}, refusing the reserved names: for new users only. */
+export function newUsername(input: unknown, field = 'username'): string {
+  const name = normalizeUsername(input, field)
+  if (RESERVED_USERNAMES.has(usernameKey(name))) {
+    throw validationError(field, `${JSON.stringify(name)} is reserved; choose another ${field}`)
+  }
+  return name
+}
+
 export function usernameKey(name: string): string {
   return name.toLowerCase()
 }

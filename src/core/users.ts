@@ -21,7 +21,7 @@ import { type Access, type Actor, requireAdmin, resolveAccess } from './actor.js
 import { recordAudit } from './audit.js'
 import type { CoreContext } from './context.js'
 import { formatTimestamp } from './time.js'
-import { findUserRow, normalizeUsername, usernameKey } from './users-lookup.js'
+import { findUserRow, newUsername, usernameKey } from './users-lookup.js'
 import { requireObject } from './validate.js'
 
 /** A user as the library returns it and the CLI prints it. Never carries the password hash. */
@@ -80,14 +80,21 @@ export function createUserService(
 ): UserService {
   const { db, clock } = context
 
-  const selfOrAdmin = (access: Access, target: UserTable, doing: string) => {
-    if (access.userId !== target.id) requireAdmin(access, doing)
+  /**
+   * Non-admins may only name themselves, decided before any lookup: "forbidden" for a taken
+   * name and "not found" for a free one would let them probe which usernames exist.
+   */
+  const onlySelfUnlessAdmin = (access: Access, username: unknown, doing: string) => {
+    if (access.unrestricted) return
+    const own =
+      typeof username === 'string' && usernameKey(username.trim()) === usernameKey(access.name)
+    if (!own) requireAdmin(access, doing)
   }
 
   return {
     async create(input) {
       requireObject(input, 'user input')
-      const username = normalizeUsername(input.username)
+      const username = newUsername(input.username)
       const password = checkNewPassword(input.password)
       const access = await resolveAccess(db, actor)
       requireAdmin(access, 'creating users')
@@ -112,9 +119,8 @@ export function createUserService(
 
     async get(username) {
       const access = await resolveAccess(db, actor)
-      const row = await findUserRow(db, username)
-      selfOrAdmin(access, row, 'looking up other users')
-      return toUser(row)
+      onlySelfUnlessAdmin(access, username, 'looking up other users')
+      return toUser(await findUserRow(db, username))
     },
 
     async me() {
@@ -129,8 +135,8 @@ export function createUserService(
       requireObject(input, 'password input')
       const password = checkNewPassword(input.newPassword, 'new password')
       const access = await resolveAccess(db, actor)
+      onlySelfUnlessAdmin(access, username, "changing another user's password")
       const target = await findUserRow(db, username)
-      selfOrAdmin(access, target, "changing another user's password")
       if (access.userId === target.id) {
         const check = await verifyPassword(
           typeof input.currentPassword === 'string' ? input.currentPassword : '',

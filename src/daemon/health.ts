@@ -80,6 +80,8 @@ export interface DaemonStatus {
   next_tick_at: string | null
   last_success: { slot_at: string; finished_at: string; rows_written: number } | null
   last_failure: { finished_at: string; error_code: string | null; error: string | null } | null
+  /** Recorded ticks by outcome (records are kept 30 days). */
+  tick_counts: { ok: number; failed: number }
 }
 
 export async function readDaemonStatus(db: Kysely<Database>, now: Date): Promise<DaemonStatus> {
@@ -92,7 +94,17 @@ export async function readDaemonStatus(db: Kysely<Database>, now: Date): Promise
       .orderBy('finished_at', 'desc')
       .limit(1)
       .executeTakeFirst()
-  const [success, failure] = await Promise.all([latest('ok'), latest('failed')])
+  const [success, failure, counts] = await Promise.all([
+    latest('ok'),
+    latest('failed'),
+    db
+      .selectFrom('daemon_ticks')
+      .select(['outcome', (eb) => eb.fn.countAll<number | string>().as('count')])
+      .groupBy('outcome')
+      .execute(),
+  ])
+  const countOf = (outcome: TickOutcome) =>
+    Number(counts.find((row) => row.outcome === outcome)?.count ?? 0)
 
   const active = lease !== undefined && lease.expires_at > encodeTimestamp(now)
   const intervalMs = lease?.interval_ms ?? null
@@ -133,5 +145,6 @@ export async function readDaemonStatus(db: Kysely<Database>, now: Date): Promise
           error: failure.error,
         }
       : null,
+    tick_counts: { ok: countOf('ok'), failed: countOf('failed') },
   }
 }

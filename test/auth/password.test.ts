@@ -225,6 +225,8 @@ describe('checkHashing', () => {
     expect(checkHashing()).toEqual({ logN: 16, r: 8, p: 1 })
     expect(checkHashing({})).toEqual(DEFAULT_PASSWORD_HASHING)
     expect(checkHashing({ logN: 4 })).toEqual({ logN: 4, r: 8, p: 1 })
+    // An explicit undefined is a missing value, as TypeScript's optional fields allow.
+    expect(checkHashing({ logN: undefined, r: 2 } as never)).toEqual({ logN: 16, r: 2, p: 1 })
   })
 
   it.each([

@@ -134,6 +134,17 @@ describe('verifyToken: refused tokens', () => {
     }
   })
 
+  it('names the kind of token that expired, not the kind that was expected', async () => {
+    expect(await refusal(await sign('refresh'), 'access', at(400))).toMatchObject({
+      message: 'refresh token has expired',
+      details: { reason: 'expired' },
+    })
+    expect(await refusal(await sign('access'), 'refresh', at(400))).toMatchObject({
+      message: 'access token has expired',
+      details: { reason: 'expired' },
+    })
+  })
+
   it('refuses a token whose signature was changed', async () => {
     const token = await sign('access')
     const signatureStart = token.lastIndexOf('.') + 1
@@ -256,10 +267,31 @@ describe('verifyToken: refused tokens', () => {
   })
 
   it.each([
-    ['sub', (jwt: SignJWT) => jwt.setJti('j').setIssuedAt(NOW_S).setExpirationTime(NOW_S + 300)],
-    ['jti', (jwt: SignJWT) => jwt.setSubject(SUB).setIssuedAt(NOW_S).setExpirationTime(NOW_S + 300)],
+    [
+      'sub',
+      (jwt: SignJWT) =>
+        jwt
+          .setJti('j')
+          .setIssuedAt(NOW_S)
+          .setExpirationTime(NOW_S + 300),
+    ],
+    [
+      'jti',
+      (jwt: SignJWT) =>
+        jwt
+          .setSubject(SUB)
+          .setIssuedAt(NOW_S)
+          .setExpirationTime(NOW_S + 300),
+    ],
     ['exp', (jwt: SignJWT) => jwt.setSubject(SUB).setJti('j').setIssuedAt(NOW_S)],
-    ['iat', (jwt: SignJWT) => jwt.setSubject(SUB).setJti('j').setExpirationTime(NOW_S + 300)],
+    [
+      'iat',
+      (jwt: SignJWT) =>
+        jwt
+          .setSubject(SUB)
+          .setJti('j')
+          .setExpirationTime(NOW_S + 300),
+    ],
   ])('refuses a correctly signed token without %s', async (_, build) => {
     const token = await build(
       new SignJWT({ token_type: 'access', sid: SID }).setProtectedHeader({ alg: 'HS256' }),

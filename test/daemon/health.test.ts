@@ -68,6 +68,7 @@ describe('readDaemonStatus', () => {
       next_tick_at: null,
       last_success: null,
       last_failure: null,
+      tick_counts: { ok: 0, failed: 0 },
     })
   })
 
@@ -117,6 +118,7 @@ describe('readDaemonStatus', () => {
         error_code: 'ERR_RATE_LIMITED',
         error: 'rate limit',
       },
+      tick_counts: { ok: 2, failed: 1 },
     })
   })
 

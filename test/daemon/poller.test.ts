@@ -249,6 +249,7 @@ describe('poller.run', () => {
         rows_written: 6,
       },
       last_failure: null,
+      tick_counts: { ok: 4, failed: 0 },
     })
   })
 
@@ -287,6 +288,7 @@ describe('poller.run', () => {
           rows_written: 6,
         },
         last_failure: null,
+        tick_counts: { ok: 1, failed: 0 },
       },
     ])
   })

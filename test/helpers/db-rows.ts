@@ -51,7 +51,8 @@ export function dumpTables(path: string): Record<DataTable, unknown[]> {
 /** Number of rows in each data table. */
 export function countRows(path: string): Record<DataTable, number> {
   const dump = dumpTables(path)
-  return Object.fromEntries(
-    DATA_TABLES.map((table) => [table, dump[table].length]),
-  ) as Record<DataTable, number>
+  return Object.fromEntries(DATA_TABLES.map((table) => [table, dump[table].length])) as Record<
+    DataTable,
+    number
+  >
 }

@@ -118,7 +118,7 @@ export async function daemonRun(ctx: CliContext, flags: DaemonFlags): Promise<vo
   }
 }
 
-function resolveLogFormat(flag: string | undefined, onTerminal: boolean): LogFormat {
+export function resolveLogFormat(flag: string | undefined, onTerminal: boolean): LogFormat {
   if (flag === undefined) return onTerminal ? 'human' : 'json'
   if ((LOG_FORMATS as readonly string[]).includes(flag)) return flag as LogFormat
   throw new CryptorgError(

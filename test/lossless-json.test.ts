@@ -6,7 +6,7 @@ import {
   type JsonValue,
   isJsonObject,
   parseJsonLossless,
-} from '../../src/coingecko/lossless-json.js'
+} from '../src/lossless-json.js'
 
 /** Turns parsed JSON into plain data with numbers as `{ n: text }`, for easy comparison. */
 function plain(value: JsonValue): unknown {

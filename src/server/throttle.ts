@@ -1,0 +1,86 @@
+/**
+ * Slows down password guessing: after too many failed sign-ins for one username from one
+ * address, or from one address overall, further attempts are refused for a while without
+ * checking the password. Kept in memory: each server process counts its own.
+ *
+ * @module
+ */
+import type { Clock } from '../deps.js'
+import { CryptorgError } from '../errors.js'
+
+export interface ThrottleLimits {
+  /** Failures per username and address within the window. @default 5 */
+  perUser: number
+  /** Failures per address within the window, over all usernames. @default 50 */
+  perAddress: number
+  /** @default 15 minutes */
+  windowMs: number
+}
+
+export const DEFAULT_THROTTLE: ThrottleLimits = {
+  perUser: 5,
+  perAddress: 50,
+  windowMs: 15 * 60_000,
+}
+/** Bounds the memory an attacker can make us spend on distinct keys. */
+const MAX_KEYS = 100_000
+
+export interface LoginThrottle {
+  /** @throws CryptorgError `ERR_THROTTLED` with `details.retryAfterSeconds` */
+  check(username: string, address: string): void
+  failed(username: string, address: string): void
+  succeeded(username: string, address: string): void
+}
+
+export function createLoginThrottle(
+  clock: Clock,
+  limits: ThrottleLimits = DEFAULT_THROTTLE,
+): LoginThrottle {
+  // key -> failure times (epoch ms), oldest first
+  const failures = new Map<string, number[]>()
+  // Folded as sign-in folds it (trimmed, case-insensitive): ' alice' is the same account.
+  const userKey = (username: string, address: string) =>
+    `u:${username.trim().toLowerCase()}\0${address}`
+  const addressKey = (address: string) => `a:${address}`
+
+  const recent = (key: string, now: number): number[] => {
+    const times = failures.get(key)
+    if (!times) return []
+    const kept = times.filter((t) => now - t < limits.windowMs)
+    if (kept.length === 0) failures.delete(key)
+    else failures.set(key, kept)
+    return kept
+  }
+  const refuse = (times: number[], now: number) => {
+    const retryAfterMs = (times[0] as number) + limits.windowMs - now
+    throw new CryptorgError('ERR_THROTTLED', 'too many failed sign-ins: try again later', {
+      details: { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) },
+    })
+  }
+  const add = (key: string, now: number) => {
+    if (!failures.has(key) && failures.size >= MAX_KEYS) {
+      // Forget the oldest key: Map iterates in insertion order.
+      const oldest = failures.keys().next().value
+      if (oldest !== undefined) failures.delete(oldest)
+    }
+    failures.set(key, [...recent(key, now), now])
+  }
+
+  return {
+    check(username, address) {
+      const now = clock.now().getTime()
+      const byUser = recent(userKey(username, address), now)
+      if (byUser.length >= limits.perUser) refuse(byUser, now)
+      const byAddress = recent(addressKey(address), now)
+      if (byAddress.length >= limits.perAddress) refuse(byAddress, now)
+    },
+    failed(username, address) {
+      const now = clock.now().getTime()
+      add(userKey(username, address), now)
+      add(addressKey(address), now)
+    },
+    succeeded(username, address) {
+      failures.delete(userKey(username, address))
+    },
+  }
+}
