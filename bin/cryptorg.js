@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Thin shim: the CLI lives in the compiled library so the binary and `import('cryptorg')`
-// share one build.
-import { main } from '../dist/cli/main.js'
+// Thin shim over the bundled CLI (see scripts/bundle-cli.js): one file to load instead of
+// hundreds keeps every command's start-up short.
+import { main } from '../dist/cli-bundle/main.js'
 
 process.exitCode = await main(process.argv.slice(2))
