@@ -57,7 +57,11 @@ export class CliContext {
     try {
       mkdirSync(directory, { recursive: true, mode: 0o700 })
     } catch (error) {
-      throw new CryptorgError('ERR_STORAGE', `could not create ${directory}`, { cause: error })
+      throw new CryptorgError(
+        'ERR_STORAGE',
+        `could not create ${directory}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+        { cause: error },
+      )
     }
     return join(directory, DATABASE_FILE_NAME)
   }

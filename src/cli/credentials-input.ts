@@ -5,19 +5,25 @@
  *
  * @module
  */
+import { checkNewPassword } from '../auth/password.js'
 import { CryptorgError } from '../errors.js'
 import type { CliContext } from './context.js'
 
+/**
+ * The username from `--username`, or asked on a terminal. `check` runs at once, so that a bad
+ * name is refused before any password is asked for.
+ */
 export async function readUsername(
   ctx: CliContext,
   given: string | undefined,
   message: string,
+  check: (name: string) => string = (name) => name,
 ): Promise<string> {
-  if (given !== undefined) return given
+  if (given !== undefined) return check(given)
   if (!ctx.canPrompt()) {
     throw new CryptorgError('ERR_USAGE', '--username is required when not on a terminal')
   }
-  return ctx.io.ask(message)
+  return check(await ctx.io.ask(message))
 }
 
 export interface PasswordQuestion {
@@ -41,6 +47,8 @@ export async function readPassword(ctx: CliContext, question: PasswordQuestion):
   }
   const password = await ctx.io.askPassword(question.message)
   if (question.confirm) {
+    // A new password: say what is wrong with it before asking for it a second time.
+    checkNewPassword(password)
     const again = await ctx.io.askPassword('Repeat the password')
     if (again !== password) {
       throw new CryptorgError('ERR_VALIDATION', 'the two passwords differ; nothing was changed')

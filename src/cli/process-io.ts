@@ -1,6 +1,9 @@
 import { homedir } from 'node:os'
 
+import { CryptorgError } from '../errors.js'
 import type { CliIo } from './io.js'
+
+const MAX_STDIN_BYTES = 64 * 1024
 
 /** Exit code of a run interrupted by Ctrl-C or a signal, by shell convention. */
 export const INTERRUPTED_EXIT_CODE = 130
@@ -50,7 +53,15 @@ export function createProcessIo(): CliIo {
     },
     async readStdin() {
       const chunks: Buffer[] = []
-      for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+      let size = 0
+      for await (const chunk of process.stdin) {
+        size += (chunk as Buffer).length
+        // Passwords are at most 1024 characters: do not buffer whatever is piped in.
+        if (size > MAX_STDIN_BYTES) {
+          throw new CryptorgError('ERR_USAGE', 'standard input is larger than 64 KiB')
+        }
+        chunks.push(chunk as Buffer)
+      }
       return Buffer.concat(chunks).toString('utf8')
     },
   }

@@ -31,7 +31,11 @@ export async function withRefreshLock<T>(
       break
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new CryptorgError('ERR_STORAGE', `could not create ${path}`, { cause: error })
+        throw new CryptorgError(
+          'ERR_STORAGE',
+          `could not create ${path}: ${(error as NodeJS.ErrnoException).code}`,
+          { cause: error },
+        )
       }
     }
     if (isStale(path)) {

@@ -63,7 +63,11 @@ export function accountFor(username: string, target: string): string {
  * Keeps a fresh pair for the user: in the keychain when it answers, otherwise in the file.
  * Returns where it went.
  */
-export async function saveSession(ctx: CliContext, pair: TokenPair): Promise<CredentialStore> {
+export async function saveSession(
+  ctx: CliContext,
+  pair: TokenPair,
+  c?: Cryptorg,
+): Promise<CredentialStore> {
   const target = ctx.credentialTarget()
   const settings = await settingsFor(ctx)
   const previous = settings.profile(target)
@@ -92,7 +96,11 @@ export async function saveSession(ctx: CliContext, pair: TokenPair): Promise<Cre
       settings.markKeychainNoticeShown()
     }
   }
-  // Signing in as someone else on the same database replaces the earlier user's tokens.
+  // A new sign-in replaces the earlier one on this database: its session ends on the server
+  // (a refresh keeps the same session), and its tokens leave the store.
+  if (previous && c && previous.session_id && previous.session_id !== pair.session_id) {
+    await c.auth.endSession(previous.session_id)
+  }
   if (previous && (previous.username !== pair.user.username || previous.store !== store.kind)) {
     await forget(ctx, previous.store, accountFor(previous.username, target))
   }
@@ -100,22 +108,53 @@ export async function saveSession(ctx: CliContext, pair: TokenPair): Promise<Cre
     username: pair.user.username,
     store: store.kind,
     signed_in_at: new Date(ctx.now()).toISOString(),
+    session_id: pair.session_id,
   })
   return store
 }
 
-/** Removes the stored pair and profile; returns the refresh token that was kept, if any. */
-export async function clearSession(ctx: CliContext): Promise<string | undefined> {
+/** What {@link signOut} did. */
+export interface SignOutResult {
+  /** Who was signed in, if anyone. */
+  username: string | undefined
+  /** A problem removing the local tokens, reported after the session has been ended. */
+  leftover: string | undefined
+}
+
+/**
+ * Ends the stored session on the server and forgets it locally. The session is ended through
+ * its refresh token, or through the session id kept in the profile when the tokens cannot be
+ * read, so an unreadable or tampered token store never leaves a session open.
+ */
+export async function signOut(ctx: CliContext, c: Cryptorg): Promise<SignOutResult> {
   const target = ctx.credentialTarget()
   const settings = await settingsFor(ctx)
   const profile = settings.profile(target)
-  if (!profile) return undefined
-  const stored = await readStored(ctx, profile.store, accountFor(profile.username, target)).catch(
-    () => undefined,
-  )
-  await forget(ctx, profile.store, accountFor(profile.username, target))
+  if (!profile) return { username: undefined, leftover: undefined }
+  const account = accountFor(profile.username, target)
+  let stored: StoredTokens | undefined
+  try {
+    stored = await readStored(ctx, profile.store, account)
+  } catch (error) {
+    ctx.output.debug(`stored tokens unreadable: ${(error as Error).message}`)
+  }
+  if (stored) {
+    try {
+      await c.auth.logout(stored.refresh)
+    } catch (error) {
+      // Ended already (password change, reuse) or not ours: the session id below still works.
+      if (!isCryptorgError(error) || error.code !== 'ERR_UNAUTHENTICATED') throw error
+    }
+  }
+  if (profile.session_id) await c.auth.endSession(profile.session_id)
+  let leftover: string | undefined
+  try {
+    await credentialStore(ctx, profile.store).delete(account)
+  } catch (error) {
+    leftover = (error as Error).message
+  }
   settings.deleteProfile(target)
-  return stored?.refresh
+  return { username: profile.username, leftover }
 }
 
 /** What `auth status` reports. */
@@ -199,7 +238,7 @@ export async function currentTokens(ctx: CliContext, c: Cryptorg): Promise<Store
     if (latest && latest.refresh !== stored.refresh && fresh(latest)) return latest
     try {
       const pair = await c.auth.refresh((latest ?? stored).refresh)
-      await saveSession(ctx, pair)
+      await saveSession(ctx, pair, c)
       return toStored(pair)
     } catch (error) {
       throw withHint(error, 'your session has ended', 'run "cryptorg login"')

@@ -16,6 +16,8 @@ export interface Profile {
   store: CredentialStoreKind
   /** ISO-8601 UTC. */
   signed_in_at: string
+  /** The server-side session, so that signing out works even when the tokens are lost. */
+  session_id?: string
 }
 
 interface SettingsShape {
@@ -38,7 +40,11 @@ export async function openSettings(directory: string): Promise<CliSettings> {
   try {
     mkdirSync(directory, { recursive: true, mode: 0o700 })
   } catch (error) {
-    throw new CryptorgError('ERR_STORAGE', `could not create ${directory}`, { cause: error })
+    throw new CryptorgError(
+      'ERR_STORAGE',
+      `could not create ${directory}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+      { cause: error },
+    )
   }
   // conf is ESM-only and only needed by the commands that sign in.
   const { default: Conf } = await import('conf')

@@ -103,7 +103,8 @@ export async function findVisibleOrg(
 }
 
 /**
- * Throws unless the actor has at least `needed` in the organization.
+ * Throws unless the actor has at least `needed` in the organization. `doing` reads before the
+ * organization's name: `adding prices to` gives `adding prices to "Acme" needs ...`.
  *
  * @throws CryptorgError `ERR_FORBIDDEN` naming the role held and the one needed
  */
@@ -113,8 +114,8 @@ export function requireRole(access: Access, org: VisibleOrg, needed: Role, doing
   if (held !== null && ROLE_RANK[held] >= ROLE_RANK[needed]) return
   throw new CryptorgError(
     'ERR_FORBIDDEN',
-    `${doing} in organization ${JSON.stringify(org.row.name)} needs the ${needed} role ` +
-      `(you are ${held === null ? 'not a member' : `a ${held}`})`,
+    `${doing} ${JSON.stringify(org.row.name)} needs the ${needed} role ` +
+      `(you are ${held === null ? 'not a member' : held === 'owner' ? 'an owner' : `a ${held}`})`,
     { details: { org: org.row.id, role: held, needed } },
   )
 }

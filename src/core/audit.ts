@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely'
 
 import { encodeTimestamp } from '../db/dialect.js'
 import type { Database } from '../db/schema.js'
-import { type Access, findVisibleOrg, resolveAccess, type Actor } from './actor.js'
+import { type Access, type Actor, findVisibleOrg, requireRole, resolveAccess } from './actor.js'
 import type { CoreContext } from './context.js'
 import { formatTimestamp, toMoment } from './time.js'
 import { parseBoundedInteger } from './validate.js'
@@ -96,7 +96,7 @@ export function createAuditService(context: CoreContext, actor: Actor): AuditSer
       let query = db.selectFrom('audit_events').selectAll()
       if (options.org !== undefined) {
         const org = await findVisibleOrg(db, access, options.org)
-        if (!access.unrestricted && org.role !== 'owner') return []
+        requireRole(access, org, 'owner', 'reading the audit trail of')
         query = query.where('org_id', '=', org.row.id)
       } else if (!access.unrestricted) {
         query = query.where('org_id', 'in', (eb) =>

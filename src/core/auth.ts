@@ -11,6 +11,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import type { Kysely } from 'kysely'
 
 import {
+  PASSWORD_MAX_LENGTH,
   type PasswordHashing,
   checkNewPassword,
   hashPassword,
@@ -32,6 +33,7 @@ import { recordAudit } from './audit.js'
 import type { CoreContext } from './context.js'
 import { formatTimestamp } from './time.js'
 import { newUsername, normalizeUsername, usernameKey } from './users-lookup.js'
+import { isUuid } from './validate.js'
 import { type User, insertUser, newUserRow, toUser } from './users.js'
 
 /** Token lifetimes and the signing secret; see `OpenOptions.auth`. */
@@ -54,6 +56,8 @@ export interface TokenPair {
   /** ISO-8601 UTC expiry of each token. */
   access_expires_at: string
   refresh_expires_at: string
+  /** The sign-in session both tokens belong to. */
+  session_id: string
   user: User
 }
 
@@ -80,6 +84,12 @@ export interface AuthService {
   refresh(refreshToken: string): Promise<TokenPair>
   /** Ends the session of a refresh token. Succeeds quietly when it already ended or expired. */
   logout(refreshToken: string): Promise<void>
+  /**
+   * Ends a session by its id, for trusted local callers such as the CLI, which keeps the id
+   * beside the tokens and must be able to sign out even when the tokens are lost or unreadable.
+   * Returns false when there was no open session with that id.
+   */
+  endSession(sessionId: string): Promise<boolean>
   /** Checks an access token and returns the actor it stands for. */
   authenticate(accessToken: string): Promise<UserActor>
   /** Checks either kind of token, as SimpleJWT's verify endpoint does. */
@@ -172,6 +182,7 @@ export function createAuthService(
       refresh,
       access_expires_at: at(options.accessTtlSeconds),
       refresh_expires_at: at(options.refreshTtlSeconds),
+      session_id: sessionId,
       user,
     }
   }
@@ -236,6 +247,8 @@ export function createAuthService(
       if (typeof password !== 'string' || password === '') {
         throw validationError('password', 'password must not be empty')
       }
+      // No stored password is longer: refuse without hashing megabytes.
+      if (password.length > PASSWORD_MAX_LENGTH * 4) throw failed()
       let username: string
       try {
         username = normalizeUsername(usernameInput)
@@ -328,6 +341,11 @@ export function createAuthService(
       await endSession(db, claims.sid, now, 'signed out')
     },
 
+    async endSession(sessionId) {
+      if (typeof sessionId !== 'string' || !isUuid(sessionId)) return false
+      return (await endSession(db, sessionId, clock.now(), 'signed out')) > 0
+    },
+
     async authenticate(accessToken) {
       const claims = await verifyToken(await secret(), accessToken, 'access', clock.now())
       const user = await openSession(claims)
@@ -367,13 +385,19 @@ export function createAuthService(
   }
 }
 
-async function endSession(db: Kysely<Database>, sessionId: string, now: Date, reason: string) {
-  await db
+async function endSession(
+  db: Kysely<Database>,
+  sessionId: string,
+  now: Date,
+  reason: string,
+): Promise<number> {
+  const result = await db
     .updateTable('auth_sessions')
     .set({ revoked_at: encodeTimestamp(now), revoked_reason: reason })
     .where('id', '=', sessionId)
     .where('revoked_at', 'is', null)
-    .execute()
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows)
 }
 
 /**

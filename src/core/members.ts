@@ -82,7 +82,7 @@ export function createMemberService(context: CoreContext, actor: Actor): MemberS
       const role = parseRole(roleInput)
       const access = await resolveAccess(db, actor)
       return db.transaction().execute(async (trx) => {
-        const org = await manage(trx, access, ref, 'adding members')
+        const org = await manage(trx, access, ref, 'adding members to')
         const user = await findUserRow(trx, username)
         const existing = await membership(trx, org, user.id)
         if (existing) {
@@ -112,10 +112,10 @@ export function createMemberService(context: CoreContext, actor: Actor): MemberS
     async remove(ref, username) {
       const access = await resolveAccess(db, actor)
       await db.transaction().execute(async (trx) => {
-        const org = await manage(trx, access, ref, 'removing members')
+        const org = await manage(trx, access, ref, 'removing members from')
         const user = await findUserRow(trx, username)
         const role = await requireMembership(trx, org, user)
-        if (role === 'owner') await keepAnOwner(trx, org, 'remove')
+        if (role === 'owner') await keepAnOwner(trx, org, user.id, 'remove')
         await trx
           .deleteFrom('memberships')
           .where('org_id', '=', org.row.id)
@@ -134,10 +134,10 @@ export function createMemberService(context: CoreContext, actor: Actor): MemberS
       const role = parseRole(roleInput)
       const access = await resolveAccess(db, actor)
       return db.transaction().execute(async (trx) => {
-        const org = await manage(trx, access, ref, 'changing roles')
+        const org = await manage(trx, access, ref, 'changing roles in')
         const user = await findUserRow(trx, username)
         const previous = await requireMembership(trx, org, user)
-        if (previous === 'owner' && role !== 'owner') await keepAnOwner(trx, org, 'demote')
+        if (previous === 'owner' && role !== 'owner') await keepAnOwner(trx, org, user.id, 'demote')
         const row = await trx
           .updateTable('memberships')
           .set({ role })
@@ -194,18 +194,30 @@ async function requireMembership(
 }
 
 /** Refuses a change that would leave the organization without an owner. */
-async function keepAnOwner(db: Kysely<Database>, org: VisibleOrg, change: string): Promise<void> {
+/**
+ * Refuses a change that would leave the organization without an active owner: a deactivated
+ * owner cannot sign in to manage it.
+ */
+async function keepAnOwner(
+  db: Kysely<Database>,
+  org: VisibleOrg,
+  leaving: string,
+  change: string,
+): Promise<void> {
   const { owners } = await db
-    .selectFrom('memberships')
+    .selectFrom('memberships as m')
+    .innerJoin('users as u', 'u.id', 'm.user_id')
     .select((eb) => eb.fn.countAll<number | string>().as('owners'))
-    .where('org_id', '=', org.row.id)
-    .where('role', '=', 'owner')
+    .where('m.org_id', '=', org.row.id)
+    .where('m.role', '=', 'owner')
+    .where('u.is_active', '=', 1)
+    .where('m.user_id', '!=', leaving)
     .executeTakeFirstOrThrow()
-  if (Number(owners) <= 1) {
+  if (Number(owners) === 0) {
     throw new CryptorgError(
       'ERR_CONFLICT',
-      `cannot ${change} the last owner of ${JSON.stringify(org.row.name)}: make someone else ` +
-        'an owner first',
+      `cannot ${change} the last active owner of ${JSON.stringify(org.row.name)}: make ` +
+        'someone else an owner first',
     )
   }
 }

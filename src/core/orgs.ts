@@ -10,10 +10,11 @@ import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 
 import { encodeTimestamp, isUniqueViolation } from '../db/dialect.js'
-import type { OrganizationTable } from '../db/schema.js'
+import type { OrganizationTable, Role } from '../db/schema.js'
 import { CryptorgError, validationError } from '../errors.js'
 import { type Actor, findVisibleOrg, requireRole, resolveAccess } from './actor.js'
 import { recordAudit } from './audit.js'
+import { parseRole } from './members.js'
 import type { CoreContext } from './context.js'
 import { formatTimestamp } from './time.js'
 import { normalizeOrgName, orgNameKey, requireObject } from './validate.js'
@@ -60,8 +61,13 @@ export interface OrgService {
   create(name: string): Promise<Organization>
   /** The organizations the actor may see (all of them for admins), oldest first by default. */
   list(options?: OrgListOptions): Promise<Organization[]>
-  /** @throws CryptorgError `ERR_NOT_FOUND` */
-  get(ref: string): Promise<Organization>
+  /**
+   * One organization. With `check`, also fails unless the actor may do that, so a front end can
+   * refuse before asking a person to confirm.
+   *
+   * @throws CryptorgError `ERR_NOT_FOUND`, `ERR_FORBIDDEN`
+   */
+  get(ref: string, check?: { role: Role; doing: string }): Promise<Organization>
   /** @throws CryptorgError `ERR_NOT_FOUND`, `ERR_FORBIDDEN`, `ERR_VALIDATION`, `ERR_CONFLICT` */
   rename(ref: string, newName: string): Promise<Organization>
   /**
@@ -136,9 +142,11 @@ export function createOrgService(context: CoreContext, actor: Actor): OrgService
       return rows.map(toOrganization)
     },
 
-    async get(ref) {
+    async get(ref, check) {
       const access = await resolveAccess(db, actor)
-      return toOrganization((await findVisibleOrg(db, access, ref)).row)
+      const org = await findVisibleOrg(db, access, ref)
+      if (check) requireRole(access, org, parseRole(check.role), String(check.doing))
+      return toOrganization(org.row)
     },
 
     async rename(ref, newNameInput) {
@@ -170,7 +178,7 @@ export function createOrgService(context: CoreContext, actor: Actor): OrgService
       const access = await resolveAccess(db, actor)
       return db.transaction().execute(async (trx) => {
         const org = await findVisibleOrg(trx, access, ref)
-        requireRole(access, org, 'owner', 'deleting the organization')
+        requireRole(access, org, 'owner', 'deleting')
         const { count } = await trx
           .selectFrom('crypto_prices')
           .select((eb) => eb.fn.countAll<number | string>().as('count'))

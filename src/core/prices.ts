@@ -210,7 +210,7 @@ export function createPriceService(context: CoreContext, actor: Actor): PriceSer
       const price = parsePrice(input.price)
       const currency = normalizeCurrency(input.currency ?? 'usd')
       const { access, org: visible } = await visibleOrg(input.org)
-      requireRole(access, visible, 'member', 'adding prices')
+      requireRole(access, visible, 'member', 'adding prices to')
       const org = visible.row
 
       const row = {
@@ -277,10 +277,10 @@ export function createPriceService(context: CoreContext, actor: Actor): PriceSer
       const access = await resolveAccess(db, actor)
       return db.transaction().execute(async (trx) => {
         const { row, org } = await findVisiblePrice(access, id, trx)
-        requireRole(access, org, 'member', 'changing prices')
+        requireRole(access, org, 'member', 'changing prices of')
         if (input.org !== undefined) {
           const target = await findVisibleOrg(trx, access, input.org)
-          requireRole(access, target, 'member', 'moving prices')
+          requireRole(access, target, 'member', 'moving prices to')
           changes.org_id = target.row.id
         }
         if (Object.keys(changes).length > 0) {
@@ -295,7 +295,7 @@ export function createPriceService(context: CoreContext, actor: Actor): PriceSer
       const access = await resolveAccess(db, actor)
       return db.transaction().execute(async (trx) => {
         const { row, org } = await findVisiblePrice(access, id, trx)
-        requireRole(access, org, 'member', 'deleting prices')
+        requireRole(access, org, 'member', 'deleting prices of')
         await trx.deleteFrom('crypto_prices').where('id', '=', id).execute()
         return toPrice(row)
       })
@@ -389,7 +389,7 @@ export function createPriceService(context: CoreContext, actor: Actor): PriceSer
         requireAdmin(access, 'pruning every organization')
       } else {
         const org = await findVisibleOrg(db, access, options.org)
-        requireRole(access, org, 'owner', 'pruning prices')
+        requireRole(access, org, 'owner', 'pruning prices of')
         orgId = org.row.id
       }
       const target = { cutoff, orgId }

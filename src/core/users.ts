@@ -201,8 +201,10 @@ export function createUserService(
           const names = owned.map((org) => JSON.stringify(org.name)).join(', ')
           throw new CryptorgError(
             'ERR_CONFLICT',
-            `${target.username} is the last owner of ${names}: give it another owner or ` +
-              'delete it first',
+            `${target.username} is the last owner of ${names}: ` +
+              (owned.length === 1
+                ? 'give it another owner or delete it first'
+                : 'give each another owner or delete them first'),
           )
         }
         await trx.deleteFrom('users').where('id', '=', target.id).execute()

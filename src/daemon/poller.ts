@@ -11,6 +11,7 @@ import type { CoreContext } from '../core/context.js'
 import type { PriceService } from '../core/prices.js'
 import type { Sleep } from '../deps.js'
 import { type DaemonStatus, readDaemonStatus, recordTick } from './health.js'
+import { toCryptorgError } from '../errors.js'
 import { guardStorage } from '../db/storage-errors.js'
 import { acquireLease } from './lease.js'
 import { createLoopStore } from './loop-store.js'
@@ -60,7 +61,32 @@ export function createPoller(context: CoreContext, deps: PollerDeps): Poller {
   const holder = deps.daemonId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
 
   return {
-    tick: (signal) => runTick(context, deps.client, signal ? { signal } : {}),
+    async tick(signal) {
+      // Recorded like the loop's ticks, so `daemon status` sees a cron job's `daemon --once`.
+      const record = (startedAt: Date, outcome: 'ok' | 'failed', rowsWritten: number) => ({
+        holder: `once:${holder}`,
+        slotAt: startedAt,
+        startedAt,
+        finishedAt: clock.now(),
+        outcome,
+        rowsWritten,
+      })
+      try {
+        return await runTick(context, deps.client, {
+          ...(signal && { signal }),
+          onWritten: (trx, rows, startedAt) => recordTick(trx, record(startedAt, 'ok', rows)),
+        })
+      } catch (error) {
+        const failure = toCryptorgError(error)
+        if (failure.code !== 'ERR_STORAGE') {
+          const failed = { ...record(clock.now(), 'failed', 0), errorCode: failure.code }
+          await recordTick(db, { ...failed, error: failure.message }).catch((cause: unknown) =>
+            logger.warn('could not record the failed tick', { error: String(cause) }),
+          )
+        }
+        throw error
+      }
+    },
 
     run(options = {}) {
       const intervalMs = validateInterval(options.intervalMs ?? DEFAULT_POLL_INTERVAL_MS)

@@ -60,7 +60,7 @@ export interface TickOptions {
    * Runs last inside the write transaction (or a transaction of its own when there was
    * nothing to write), so that what it records commits with the rows or not at all.
    */
-  onWritten?: (trx: Kysely<Database>, rowsWritten: number) => Promise<void>
+  onWritten?: (trx: Kysely<Database>, rowsWritten: number, startedAt: Date) => Promise<void>
 }
 
 /**
@@ -84,7 +84,7 @@ export async function runTick(
   if (coins.length === 0 || knownOrganizations === 0) {
     const missing = coins.length === 0 ? 'no coins are tracked' : 'there are no organizations'
     logger.warn(`${missing}; nothing to fetch`, {})
-    if (onWritten) await db.transaction().execute((trx) => onWritten(trx, 0))
+    if (onWritten) await db.transaction().execute((trx) => onWritten(trx, 0, startedAt))
     return emptyResult(timestamp, startedAt, clock.now(), knownOrganizations)
   }
 
@@ -165,7 +165,7 @@ export async function runTick(
           .executeTakeFirst()
         rowsWritten += Number(result.numInsertedOrUpdatedRows ?? 0)
       }
-      await onWritten?.(trx, rowsWritten)
+      await onWritten?.(trx, rowsWritten, startedAt)
     })
   } catch (error) {
     throw isCryptorgError(error) ? error : storageError('could not store the prices', error)

@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 
 import SqliteDatabase from 'better-sqlite3'
-import { Kysely, SqliteDialect } from 'kysely'
+import { CompiledQuery, type DatabaseConnection, type Driver, Kysely, SqliteDialect } from 'kysely'
 
 import { CryptorgError } from '../errors.js'
 import type { Database } from './schema.js'
@@ -42,7 +42,24 @@ export function openSqlite(options: OpenSqliteOptions): Kysely<Database> {
     throw storageError(`could not open database ${JSON.stringify(path)}`, error)
   }
 
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) })
+  return new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: connection }) })
+}
+
+/**
+ * Starts every transaction with BEGIN IMMEDIATE. A plain BEGIN takes the write lock only at the
+ * first write; if another process wrote in between, SQLite fails the upgrade at once with
+ * "database is locked", without waiting for the busy timeout. Taking the lock up front makes
+ * concurrent writers queue instead. cryptorg's transactions all write, so nothing is lost.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  override createDriver(): Driver {
+    const driver = super.createDriver()
+    // An own property shadows the prototype's method; the driver's private state stays intact.
+    driver.beginTransaction = async (connection: DatabaseConnection) => {
+      await connection.executeQuery(CompiledQuery.raw('begin immediate'))
+    }
+    return driver
+  }
 }
 
 function assertParentDirectory(path: string): void {

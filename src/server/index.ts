@@ -5,8 +5,9 @@
  *
  * @module
  */
-import type { Server } from 'node:http'
+import { STATUS_CODES, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 
 import { createAdaptorServer } from '@hono/node-server'
 
@@ -57,6 +58,7 @@ export async function startServer(
     ...(options.readyTickAgeMs !== undefined && { readyTickAgeMs: options.readyTickAgeMs }),
   })
   const server = createAdaptorServer({ fetch: app.fetch }) as Server
+  server.on('clientError', answerClientError)
   const host = options.host ?? '127.0.0.1'
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
@@ -84,14 +86,45 @@ export async function startServer(
           () => server.closeAllConnections(),
           options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
         )
+        // Keep-alive connections with no request in flight would hold close() open, and so
+        // would a connection whose request finishes during the grace period: it stays open
+        // for keepAliveTimeout (5 s) after its answer unless it is closed once idle.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50)
         server.close(() => {
           clearTimeout(grace)
+          clearInterval(sweep)
           resolve()
         })
-        // Keep-alive connections with no request in flight would hold close() open.
         server.closeIdleConnections()
       })
       return closing
     },
   }
+}
+
+/**
+ * Requests Node's HTTP parser refuses (a bad request line, a non-numeric Content-Length,
+ * headers over 16 KiB) never reach the app: answer them in JSON too, as Node's own default
+ * handler would answer them otherwise, but with a body.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  const written = (socket as Duplex & { bytesWritten?: number }).bytesWritten ?? 0
+  if (error.code !== 'ECONNRESET' && socket.writable && written === 0) {
+    const [status, detail, code] =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'request headers are too large', 'headers_too_large']
+        : error.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
+          ? [413, 'chunk extensions are too large', 'too_large']
+          : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'the request took too long to arrive', 'request_timeout']
+            : [400, 'malformed HTTP request', 'bad_request']
+    const body = JSON.stringify({ detail, code })
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+        'Content-Type: application/json\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy(error)
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { MAX_LIST_OFFSET } from '../core/prices.js'
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './routes/prices.js'
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete'
@@ -157,7 +158,10 @@ export const ROUTES: Record<string, Partial<Record<Method, Operation>>> = {
             default: DEFAULT_PAGE_SIZE,
           },
         },
-        { name: 'offset', schema: { type: 'integer', minimum: 0, default: 0 } },
+        {
+          name: 'offset',
+          schema: { type: 'integer', minimum: 0, maximum: MAX_LIST_OFFSET, default: 0 },
+        },
       ],
       response: ref('PricePage'),
     },

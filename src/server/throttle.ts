@@ -39,8 +39,10 @@ export function createLoginThrottle(
   // key -> failure times (epoch ms), oldest first
   const failures = new Map<string, number[]>()
   // Folded as sign-in folds it (trimmed, case-insensitive): ' alice' is the same account.
+  // Cut to a length no real username reaches (150): a 1 MiB username must not cost 1 MiB of
+  // memory per key, with up to MAX_KEYS keys.
   const userKey = (username: string, address: string) =>
-    `u:${username.trim().toLowerCase()}\0${address}`
+    `u:${username.trim().toLowerCase().slice(0, 256)}\0${address}`
   const addressKey = (address: string) => `a:${address}`
 
   const recent = (key: string, now: number): number[] => {

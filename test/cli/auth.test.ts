@@ -1,6 +1,6 @@
 // Covers src/cli/commands/auth.ts and src/cli/session.ts: signing in from the command line,
 // stored sessions, silent refresh, and what a user is told when a session is gone.
-import { readFileSync, readdirSync } from 'node:fs'
+import { chmodSync, readFileSync, readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
@@ -74,6 +74,19 @@ describe('init', () => {
     ])
     expect(await cli(['org', 'create', 'Acme'])).toMatchObject({ code: 0 })
     expect(await cli(['prices', 'latest', '--org', 'Acme'])).toMatchObject({ code: 0 })
+  })
+
+  it('refuses a bad name or a short password at once, before the next question', async () => {
+    const badName = await cli(['init'], { interactive: true, answers: ['bad name'] })
+    expect(badName.code).toBe(2)
+    expect(badName.questions).toEqual(['Administrator username'])
+
+    const short = await cli(['init'], { interactive: true, answers: ['alice', 'short'] })
+    expect(short).toMatchObject({
+      code: 2,
+      stderr: 'cryptorg: password must be at least 8 characters\n',
+    })
+    expect(short.questions).toEqual(['Administrator username', 'Password for alice'])
   })
 
   it('creates nothing when the two passwords differ', async () => {
@@ -200,6 +213,36 @@ describe('login and logout', () => {
       code: 0,
       stderr: 'Not signed in; nothing to do\n',
     })
+  })
+})
+
+describe('signing out when things went wrong', () => {
+  beforeEach(async () => {
+    await init()
+  })
+
+  it('ends the session even when the token file cannot be read', async () => {
+    const { access } = storedTokens()
+    chmodSync(credentialsFile(), 0o644)
+
+    const logout = await cli(['logout'])
+    expect(logout).toMatchObject({ code: 0, stdout: 'Signed out alice\n' })
+    expect(logout.stderr).toContain(
+      'The session has ended, but its old tokens could not be removed',
+    )
+    const reused = await cli(['whoami'], { env: { CRYPTORG_TOKEN: access } })
+    expect(reused.code).toBe(4)
+  })
+
+  it('ends the earlier session when someone signs in again on the same database', async () => {
+    const first = storedTokens()
+    await cli(['user', 'create', 'bob', '--password-stdin'], { stdin: 'bob password' })
+    await cli(['login', '--username', 'bob', '--password-stdin'], { stdin: 'bob password' })
+
+    const old = await cli(['whoami'], { env: { CRYPTORG_TOKEN: first.access } })
+    expect(old).toMatchObject({ code: 4 })
+    expect(old.stderr).toContain('CRYPTORG_TOKEN was refused (signed out)')
+    expect(await cli(['whoami'])).toMatchObject({ code: 0, stdout: 'bob\n' })
   })
 })
 

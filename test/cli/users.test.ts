@@ -146,8 +146,7 @@ describe('org members', () => {
     )
     expect(write).toMatchObject({
       code: 4,
-      stderr:
-        'cryptorg: adding prices in organization "Acme" needs the member role (you are a viewer)\n',
+      stderr: 'cryptorg: adding prices to "Acme" needs the member role (you are a viewer)\n',
     })
 
     expect(
@@ -170,12 +169,27 @@ describe('org members', () => {
     expect(await db.cli(['org', 'show', 'Acme'], as(bob))).toMatchObject({ code: 3 })
   })
 
+  it('refuses a viewer before asking to confirm a delete', async () => {
+    await db.cli(['org', 'members', 'add', 'Acme', 'bob', '--role', 'viewer'], as(alice))
+    const result = await db.cli(['org', 'delete', 'Acme'], {
+      ...as(bob),
+      interactive: true,
+      confirmAnswer: true,
+    })
+    expect(result).toMatchObject({
+      code: 4,
+      questions: [],
+      stderr: 'cryptorg: deleting "Acme" needs the owner role (you are a viewer)\n',
+    })
+  })
+
   it('never removes or demotes the last owner', async () => {
     const remove = await db.cli(['org', 'members', 'remove', 'Acme', 'alice'], as(alice))
     expect(remove).toMatchObject({
       code: 3,
       stderr:
-        'cryptorg: cannot remove the last owner of "Acme": make someone else an owner first\n',
+        'cryptorg: cannot remove the last active owner of "Acme": make someone else an ' +
+        'owner first\n',
     })
     const demote = await db.cli(['org', 'members', 'role', 'Acme', 'alice', 'viewer'], as(alice))
     expect(demote.code).toBe(3)

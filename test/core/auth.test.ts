@@ -177,6 +177,7 @@ describe('auth.login', () => {
       refresh: expect.any(String),
       access_expires_at: '2024-09-17T12:05:00Z',
       refresh_expires_at: '2024-09-18T12:00:00Z',
+      session_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       user: expect.objectContaining({ username: 'alice', is_admin: false, is_active: true }),
     })
     expect(JSON.stringify(pair)).not.toContain('scrypt')
@@ -696,6 +697,23 @@ describe('auth.verify', () => {
     expect(await refused(c.auth.verify(pair.access), pair.access)).toMatchObject({
       message: 'access token has expired',
     })
+  })
+})
+
+describe('auth.endSession', () => {
+  it('ends a session by id, so its tokens stop working, and says whether it was open', async () => {
+    const pair = await c.auth.login('alice', 'alice password')
+    expect(await c.auth.endSession(pair.session_id)).toBe(true)
+    expect(await c.auth.endSession(pair.session_id)).toBe(false)
+    expect(await refused(c.auth.authenticate(pair.access), pair.access)).toMatchObject({
+      message: 'this session has ended (signed out)',
+    })
+    await refused(c.auth.refresh(pair.refresh), pair.refresh)
+  })
+
+  it('ignores ids that name no session', async () => {
+    expect(await c.auth.endSession('not-a-uuid')).toBe(false)
+    expect(await c.auth.endSession('00000000-0000-4000-8000-000000000000')).toBe(false)
   })
 })
 

@@ -135,7 +135,7 @@ const OPERATIONS: Operation[] = [
     name: 'orgs.delete',
     run: (ws, ref) => ws.orgs.delete(ref),
     needs: 'owner',
-    doing: 'deleting the organization',
+    doing: 'deleting',
     writes: true,
     check: async (result, org) => {
       expect(result).toEqual({ organization: org, prices_deleted: 2 })
@@ -146,7 +146,7 @@ const OPERATIONS: Operation[] = [
     name: 'prices.add',
     run: (ws, ref) => ws.prices.add({ org: ref, symbol: 'SOL', price: '150' }),
     needs: 'member',
-    doing: 'adding prices',
+    doing: 'adding prices to',
     writes: true,
     check: async (result, org) => {
       expect(result).toMatchObject({ org_id: org.id, symbol: 'SOL', price: '150.0000000000' })
@@ -180,7 +180,7 @@ const OPERATIONS: Operation[] = [
     name: 'prices.prune',
     run: (ws, ref) => ws.prices.prune({ olderThan: PRUNE_BEFORE, org: ref }),
     needs: 'owner',
-    doing: 'pruning prices',
+    doing: 'pruning prices of',
     writes: true,
     check: async (result, org) => {
       expect(result).toEqual({ cutoff: '2024-08-01T00:00:00Z', deleted: 1, dry_run: false })
@@ -194,7 +194,7 @@ const OPERATIONS: Operation[] = [
     name: 'prices.prune (dry run)',
     run: (ws, ref) => ws.prices.prune({ olderThan: PRUNE_BEFORE, org: ref, dryRun: true }),
     needs: 'owner',
-    doing: 'pruning prices',
+    doing: 'pruning prices of',
     writes: false,
     check: async (result, org) => {
       expect(result).toEqual({ cutoff: '2024-08-01T00:00:00Z', deleted: 1, dry_run: true })
@@ -229,7 +229,7 @@ const OPERATIONS: Operation[] = [
     name: 'members.add',
     run: (ws, ref) => ws.members.add(ref, 'frank', 'viewer'),
     needs: 'owner',
-    doing: 'adding members',
+    doing: 'adding members to',
     writes: true,
     check: async (result, org) => {
       expect(result).toMatchObject({ username: 'frank', role: 'viewer', is_active: true })
@@ -240,7 +240,7 @@ const OPERATIONS: Operation[] = [
     name: 'members.remove',
     run: (ws, ref) => ws.members.remove(ref, 'erin'),
     needs: 'owner',
-    doing: 'removing members',
+    doing: 'removing members from',
     writes: true,
     check: async (result, org) => {
       expect(result).toBeUndefined()
@@ -254,7 +254,7 @@ const OPERATIONS: Operation[] = [
     name: 'members.setRole',
     run: (ws, ref) => ws.members.setRole(ref, 'erin', 'viewer'),
     needs: 'owner',
-    doing: 'changing roles',
+    doing: 'changing roles in',
     writes: true,
     check: async (result, org) => {
       expect(result).toMatchObject({ username: 'erin', role: 'viewer' })
@@ -268,19 +268,11 @@ const OPERATIONS: Operation[] = [
   {
     name: 'audit.list',
     run: (ws, ref) => ws.audit.list({ org: ref }),
-    needs: 'viewer',
-    doing: '',
+    needs: 'owner',
+    doing: 'reading the audit trail of',
     writes: false,
-    check: async (result, org, ws) => {
+    check: async (result, org) => {
       const events = result as { org_id: string; action: string }[]
-      const role = (await c.system.members.list(org.id)).find(
-        (m) => m.username === (ws.actor.kind === 'user' ? ws.actor.username : ''),
-      )?.role
-      if (ws.actor.kind === 'user' && ws.actor.username !== 'admin' && role !== 'owner') {
-        // Members and viewers may name the organization but see none of its events.
-        expect(events).toEqual([])
-        return
-      }
       expect(events.length).toBeGreaterThan(0)
       expect(events.every((event) => event.org_id === org.id)).toBe(true)
       expect(events.map((event) => event.action)).toContain('org.create')
@@ -450,7 +442,7 @@ describe('roles in an organization', () => {
     const error = await failure(op.run(ws, 'Acme'))
     expect(shape(error)).toEqual({
       code: 'ERR_FORBIDDEN',
-      message: `${op.doing} in organization "Acme" needs the ${op.needs} role (you are a ${who})`,
+      message: `${op.doing} "Acme" needs the ${op.needs} role (you are a ${who})`,
       details: { org: acme.id, role: who, needed: op.needs },
     })
     expect(dumpTables(path)).toEqual(before)
@@ -466,7 +458,7 @@ describe('roles in an organization', () => {
       carol.prices.add({ org: 'Acme', symbol: 'BTC', price: '1' }),
     ).rejects.toMatchObject({
       code: 'ERR_FORBIDDEN',
-      message: 'adding prices in organization "Acme" needs the member role (you are a viewer)',
+      message: 'adding prices to "Acme" needs the member role (you are a viewer)',
     })
   })
 
@@ -481,7 +473,7 @@ describe('roles in an organization', () => {
     await alice.members.setRole('Acme', 'alice', 'viewer')
     await expect(alice.orgs.rename('Acme', 'Acme 2')).rejects.toMatchObject({
       code: 'ERR_FORBIDDEN',
-      message: 'renaming in organization "Acme" needs the owner role (you are a viewer)',
+      message: 'renaming "Acme" needs the owner role (you are a viewer)',
     })
     await expect(as['dave']!.orgs.rename('Acme', 'Acme 2')).resolves.toMatchObject({
       name: 'Acme 2',

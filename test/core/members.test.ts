@@ -211,7 +211,7 @@ describe('members.remove', () => {
     for (const ws of [alice, admin, c.system]) {
       await refusedUnchanged(() => ws.members.remove('Acme', 'alice'), {
         code: 'ERR_CONFLICT',
-        message: 'cannot remove the last owner of "Acme": make someone else an owner first',
+        message: 'cannot remove the last active owner of "Acme": make someone else an owner first',
       })
     }
   })
@@ -229,7 +229,7 @@ describe('members.remove', () => {
     await alice.members.add('Acme', 'bob', 'member')
     await refusedUnchanged(() => bob.members.remove('Acme', 'bob'), {
       code: 'ERR_FORBIDDEN',
-      message: 'removing members in organization "Acme" needs the owner role (you are a member)',
+      message: 'removing members from "Acme" needs the owner role (you are a member)',
     })
   })
 })
@@ -263,7 +263,7 @@ describe('members.setRole', () => {
     for (const role of ['member', 'viewer'] as const) {
       await refusedUnchanged(() => alice.members.setRole('Acme', 'alice', role), {
         code: 'ERR_CONFLICT',
-        message: 'cannot demote the last owner of "Acme": make someone else an owner first',
+        message: 'cannot demote the last active owner of "Acme": make someone else an owner first',
       })
     }
     await expect(alice.members.setRole('Acme', 'alice', 'owner')).resolves.toMatchObject({
@@ -302,7 +302,7 @@ describe('members.setRole', () => {
     await alice.members.add('Acme', 'bob', 'member')
     await refusedUnchanged(() => bob.members.setRole('Acme', 'bob', 'owner'), {
       code: 'ERR_FORBIDDEN',
-      message: 'changing roles in organization "Acme" needs the owner role (you are a member)',
+      message: 'changing roles in "Acme" needs the owner role (you are a member)',
       details: { org: acme.id, role: 'member', needed: 'owner' },
     })
   })

@@ -468,7 +468,7 @@ describe('users.delete', () => {
     await refusedUnchanged(() => admin.users.delete('bob'), {
       code: 'ERR_CONFLICT',
       message:
-        'bob is the last owner of "Acme", "Globex": give it another owner or delete it first',
+        'bob is the last owner of "Acme", "Globex": give each another owner or delete them first',
     })
   })
 

@@ -554,3 +554,38 @@ async function runBWhenStarted<T>(get: () => Promise<T> | undefined): Promise<T>
     await new Promise((resolve) => setTimeout(resolve, 1))
   }
 }
+
+describe('poller.tick', () => {
+  it('records a single tick, so that status sees `daemon --once` runs', async () => {
+    const c = await openDaemon('cron')
+    await createOrgs(c)
+
+    await c.poller.tick()
+    mock.enqueue({ status: 500, body: 'Internal Server Error', contentType: 'text/plain' })
+    await expect(c.poller.tick()).rejects.toMatchObject({ code: 'ERR_UPSTREAM' })
+
+    expect(tickRecords()).toEqual([
+      {
+        holder: 'once:cron',
+        slot_at: stored('12:00:00'),
+        started_at: stored('12:00:00'),
+        outcome: 'ok',
+        rows_written: 6,
+        error_code: null,
+      },
+      {
+        holder: 'once:cron',
+        slot_at: stored('12:00:00'),
+        started_at: stored('12:00:00'),
+        outcome: 'failed',
+        rows_written: 0,
+        error_code: 'ERR_UPSTREAM',
+      },
+    ])
+    expect(await c.poller.status()).toMatchObject({
+      healthy: true,
+      last_success: { rows_written: 6 },
+      tick_counts: { ok: 1, failed: 1 },
+    })
+  })
+})

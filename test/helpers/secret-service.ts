@@ -79,7 +79,10 @@ export async function stopSession(session: Session): Promise<void> {
 }
 
 /** Object paths of the Secret Service items with these attributes (via dbus-send). */
-export function searchItems(env: Record<string, string>, attributes: Record<string, string>): string[] {
+export function searchItems(
+  env: Record<string, string>,
+  attributes: Record<string, string>,
+): string[] {
   const pairs = Object.entries(attributes).flat().join(',')
   const result = spawnSync(
     'dbus-send',
@@ -96,4 +99,3 @@ export function searchItems(env: Record<string, string>, attributes: Record<stri
   if (result.status !== 0) throw new Error(`dbus-send failed: ${result.stderr}`)
   return [...result.stdout.matchAll(/object path "([^"]+)"/g)].map((match) => match[1]!)
 }
-

@@ -7,7 +7,9 @@
 import type { Command } from 'commander'
 
 import type { TokenPair } from '../../core/auth.js'
-import { CryptorgError, isCryptorgError } from '../../errors.js'
+import { newUsername } from '../../core/users-lookup.js'
+import { CryptorgError } from '../../errors.js'
+import type { Cryptorg } from '../../open.js'
 import type { CliContext } from '../context.js'
 import type { ActionFactory } from '../main.js'
 import { readPassword, readUsername } from '../credentials-input.js'
@@ -61,7 +63,7 @@ export async function initRun(ctx: CliContext, flags: SignInFlags): Promise<void
       `${ctx.databasePath()} is already set up: sign in with "cryptorg login"`,
     )
   }
-  const username = await readUsername(ctx, flags.username, 'Administrator username')
+  const username = await readUsername(ctx, flags.username, 'Administrator username', newUsername)
   const password = await readPassword(ctx, {
     fromStdin: Boolean(flags.passwordStdin),
     message: `Password for ${username}`,
@@ -69,7 +71,7 @@ export async function initRun(ctx: CliContext, flags: SignInFlags): Promise<void
   })
   const user = await c.auth.bootstrap({ username, password })
   const pair = await c.auth.login(username, password)
-  const where = await keep(ctx, pair)
+  const where = await keep(ctx, c, pair)
   if (ctx.output.json) return ctx.output.printJson({ user, database: ctx.databasePath(), ...where })
   ctx.output.printLine(`Created administrator ${user.username} and signed in`)
   ctx.output.note(`Database: ${ctx.databasePath()}`)
@@ -91,7 +93,7 @@ export async function loginRun(ctx: CliContext, flags: SignInFlags): Promise<voi
     confirm: false,
   })
   const pair = await c.auth.login(username, password)
-  const where = await keep(ctx, pair)
+  const where = await keep(ctx, c, pair)
   if (ctx.output.json) {
     return ctx.output.printJson({
       user: pair.user,
@@ -105,19 +107,11 @@ export async function loginRun(ctx: CliContext, flags: SignInFlags): Promise<voi
 }
 
 export async function logoutRun(ctx: CliContext): Promise<void> {
-  const { clearSession, readSessionInfo } = await import('../session.js')
-  const info = await readSessionInfo(ctx).catch(() => undefined)
-  const refresh = await clearSession(ctx)
-  if (refresh !== undefined) {
-    const c = await ctx.open()
-    try {
-      await c.auth.logout(refresh)
-    } catch (error) {
-      // Already ended elsewhere (password change, reuse): the local tokens are gone anyway.
-      if (!isCryptorgError(error) || error.code !== 'ERR_UNAUTHENTICATED') throw error
-    }
+  const { signOut } = await import('../session.js')
+  const { username, leftover } = await signOut(ctx, await ctx.open())
+  if (leftover !== undefined) {
+    ctx.output.note(`The session has ended, but its old tokens could not be removed: ${leftover}`)
   }
-  const username = info?.username
   if (ctx.output.json) return ctx.output.printJson({ signed_out: username ?? null })
   if (username === undefined) ctx.output.note('Not signed in; nothing to do')
   else ctx.output.printLine(`Signed out ${username}`)
@@ -176,9 +170,16 @@ export async function authTokenRun(ctx: CliContext): Promise<void> {
 
 async function keep(
   ctx: CliContext,
+  c: Cryptorg,
   pair: TokenPair,
 ): Promise<{ store: string; location: string }> {
   const { saveSession } = await import('../session.js')
-  const store = await saveSession(ctx, pair)
-  return { store: store.kind, location: store.location }
+  try {
+    const store = await saveSession(ctx, pair, c)
+    return { store: store.kind, location: store.location }
+  } catch (error) {
+    // Tokens that could not be kept must not stay valid anywhere.
+    await c.auth.endSession(pair.session_id)
+    throw error
+  }
 }

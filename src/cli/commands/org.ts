@@ -105,7 +105,8 @@ export async function orgDeleteRun(
   opts: { org: string; yes: boolean },
 ): Promise<void> {
   const c = await ctx.workspace()
-  const org = await c.orgs.get(opts.org)
+  // Refused before the question, not after a person said yes.
+  const org = await c.orgs.get(opts.org, { role: 'owner', doing: 'deleting' })
   if (!opts.yes) {
     if (!ctx.canPrompt()) {
       throw new CryptorgError(

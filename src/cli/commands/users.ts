@@ -7,6 +7,7 @@
 import type { Command } from 'commander'
 
 import type { User } from '../../core/users.js'
+import { newUsername } from '../../core/users-lookup.js'
 import { CryptorgError } from '../../errors.js'
 import type { CliContext } from '../context.js'
 import { readPassword } from '../credentials-input.js'
@@ -24,6 +25,7 @@ export function registerUserCommands(program: Command, action: ActionFactory): v
     .action(
       action(async (ctx, name: string, flags: { admin?: boolean; passwordStdin?: boolean }) => {
         const c = await ctx.workspace()
+        newUsername(name)
         const password = await readPassword(ctx, {
           fromStdin: Boolean(flags.passwordStdin),
           message: `Password for ${name}`,

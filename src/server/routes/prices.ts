@@ -7,7 +7,7 @@
 import type { Hono } from 'hono'
 
 import { isUuid } from '../../core/validate.js'
-import type { PriceListOptions } from '../../core/prices.js'
+import { MAX_LIST_OFFSET, type PriceListOptions } from '../../core/prices.js'
 import { validationError } from '../../errors.js'
 import { optionalString, priceField, readJsonBody, requiredString } from '../body.js'
 import { type AppContext, type AppEnv, type ServerDeps, workspaceOf } from '../context.js'
@@ -38,7 +38,7 @@ export function registerPriceRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
     const w = await workspace(c)
     const query = c.req.query()
     const limit = pageNumber(query['limit'], 'limit', 1, MAX_PAGE_SIZE) ?? DEFAULT_PAGE_SIZE
-    const offset = pageNumber(query['offset'], 'offset', 0, 1_000_000) ?? 0
+    const offset = pageNumber(query['offset'], 'offset', 0, MAX_LIST_OFFSET) ?? 0
     const options: PriceListOptions = { limit, offset }
     const orgId = query['org_id']
     if (orgId !== undefined) {
