@@ -61,6 +61,7 @@ export async function serveRun(ctx: CliContext, flags: ServeFlags): Promise<void
   })
 
   const stopped = new AbortController()
+  let listening = false
   const stopListening = ctx.io.onShutdown((signal) => {
     logger.info(`${signal} received; finishing requests in flight`, {})
     stopped.abort()
@@ -76,6 +77,7 @@ export async function serveRun(ctx: CliContext, flags: ServeFlags): Promise<void
       clock,
       ...(flags.daemon && { readyTickAgeMs: 2 * intervalMs + 60_000 }),
     })
+    listening = true
     logger.info(`listening on ${server.url}`, { url: server.url, daemon: Boolean(flags.daemon) })
     let pollerFailure: unknown
     const poller = flags.daemon
@@ -100,7 +102,8 @@ export async function serveRun(ctx: CliContext, flags: ServeFlags): Promise<void
     logger.info('server stopped', {})
   } catch (error) {
     const failure = toCryptorgError(error)
-    logger.error(`server stopped: ${failure.message}`, { code: failure.code })
+    const what = listening ? 'server stopped' : 'server not started'
+    logger.error(`${what}: ${failure.message}`, { code: failure.code })
     throw new CryptorgError(failure.code, failure.message, {
       cause: failure,
       details: { ...failure.details, logged: true },

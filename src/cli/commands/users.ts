@@ -98,7 +98,9 @@ export function registerUserCommands(program: Command, action: ActionFactory): v
         })
         if (ctx.output.json)
           return ctx.output.printJson({ username: changed.username, changed: true })
-        ctx.output.printLine(`Changed the password of ${changed.username}; its sessions are ended`)
+        ctx.output.printLine(
+          `Changed the password of ${changed.username} and ended all of their sessions`,
+        )
         if (own) ctx.output.note('Sign in again with: cryptorg login')
       }),
     )
