@@ -14,6 +14,10 @@ export const PRICE_DECIMALS = 10
 export const PRICE_MAX_INTEGER_DIGITS = 10
 
 const PLAIN_DECIMAL = /^(\d*)(?:\.(\d*))?$/
+/** Room for leading and trailing zeros around the 20 digits a price may have. */
+export const PRICE_MAX_TEXT_LENGTH = 64
+/** Exponents beyond this name no storable price, and expanding them costs memory and time. */
+const MAX_EXPONENT = 40
 
 /** Quotes a user value for an error message, shortened so a huge input cannot flood a terminal. */
 export function quoteInput(value: string, maxLength = 40): string {
@@ -31,10 +35,15 @@ export function quoteInput(value: string, maxLength = 40): string {
 export function parsePrice(input: string, field = 'price'): string {
   const text = input.trim()
   if (text === '') throw validationError(field, `${field} is required`)
+  // Checked first and cheaply: no valid price comes close, and every rule below then works on
+  // a short string, whatever a client sends.
+  if (text.length > PRICE_MAX_TEXT_LENGTH) {
+    throw validationError(field, `${field} must be at most ${PRICE_MAX_TEXT_LENGTH} characters`)
+  }
   if (text.startsWith('-')) {
     throw validationError(field, `${field} must be positive, got ${quoteInput(text)}`)
   }
-  if (/^[+]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d*$/.test(text)) {
+  if (/^\+?(?:\d|\.\d)[\d.]*[eE][+-]?\d*$/.test(text)) {
     throw validationError(
       field,
       `${field} must be written without an exponent, got ${quoteInput(text)}`,
@@ -81,6 +90,12 @@ export type UpstreamPriceProblem = 'not-a-number' | 'not-positive' | 'rounds-to-
 export function priceFromNumberText(
   text: string,
 ): { ok: true; price: string } | { ok: false; problem: UpstreamPriceProblem } {
+  // CoinGecko's text is not ours: bound it before big.js expands it.
+  if (text.length > PRICE_MAX_TEXT_LENGTH * 4) return { ok: false, problem: 'not-a-number' }
+  const exponent = exponentOf(text)
+  if (exponent === undefined) return { ok: false, problem: 'not-a-number' }
+  if (exponent > MAX_EXPONENT) return { ok: false, problem: 'too-large' }
+  if (exponent < -MAX_EXPONENT) return { ok: false, problem: 'rounds-to-zero' }
   let value: Big
   try {
     value = new Big(text)
@@ -97,4 +112,14 @@ export function priceFromNumberText(
   const integerPart = price.slice(0, price.indexOf('.'))
   if (integerPart.length > PRICE_MAX_INTEGER_DIGITS) return { ok: false, problem: 'too-large' }
   return { ok: true, price }
+}
+
+/**
+ * The exponent of a JSON number's text (`0` without one), or undefined when it is not a
+ * number's text or the exponent itself is absurdly long.
+ */
+export function exponentOf(text: string): number | undefined {
+  const match = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d{1,9}))?$/.exec(text)
+  if (!match) return undefined
+  return match[1] === undefined ? 0 : Number(match[1])
 }

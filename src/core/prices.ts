@@ -269,8 +269,9 @@ export function createPriceService(context: CoreContext, actor: Actor): PriceSer
       if (input.price !== undefined && typeof input.price !== 'string') {
         throw validationError('price', 'price must be given as a decimal string')
       }
-      const changes: Partial<Pick<CryptoPriceTable, 'org_id' | 'symbol' | 'price' | 'currency'>> =
-        {}
+      const changes: Partial<
+        Pick<CryptoPriceTable, 'org_id' | 'symbol' | 'price' | 'currency' | 'source' | 'quoted_at'>
+      > = {}
       if (input.symbol !== undefined) changes.symbol = normalizeSymbol(input.symbol)
       if (input.price !== undefined) changes.price = parsePrice(input.price)
       if (input.currency !== undefined) changes.currency = normalizeCurrency(input.currency)
@@ -284,6 +285,9 @@ export function createPriceService(context: CoreContext, actor: Actor): PriceSer
           changes.org_id = target.row.id
         }
         if (Object.keys(changes).length > 0) {
+          // An edited quote is no longer what CoinGecko said: it becomes a manual price.
+          changes.source = 'manual'
+          changes.quoted_at = null
           await trx.updateTable('crypto_prices').set(changes).where('id', '=', id).execute()
         }
         return toPrice({ ...row, ...changes })

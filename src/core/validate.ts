@@ -57,6 +57,11 @@ export function normalizeOrgName(input: string, field = 'name'): string {
   if (CONTROL_CHARACTERS.test(name)) {
     throw validationError(field, `${field} must not contain control characters`)
   }
+  // Half of a UTF-16 pair is no character: it would be stored as replacement characters and
+  // slip past the uniqueness check.
+  if (/\p{Cs}/u.test(name)) {
+    throw validationError(field, `${field} must not contain unpaired surrogate code units`)
+  }
   // An organization is addressed by id or by name, so a name may not look like an id.
   // Compatibility forms count too: full-width digits would otherwise slip past the check.
   if (isUuid(name) || isUuid(name.normalize('NFKC'))) {

@@ -7,7 +7,7 @@
  */
 import Big from 'big.js'
 
-import { PRICE_DECIMALS } from '../core/money.js'
+import { PRICE_DECIMALS, PRICE_MAX_TEXT_LENGTH, exponentOf } from '../core/money.js'
 import { CryptorgError, isCryptorgError, validationError } from '../errors.js'
 import {
   JsonNumber,
@@ -58,7 +58,14 @@ async function readLimited(request: Request): Promise<string> {
   const chunks: Uint8Array[] = []
   let size = 0
   for (;;) {
-    const { done, value } = await reader.read()
+    let chunk: Awaited<ReturnType<typeof reader.read>>
+    try {
+      chunk = await reader.read()
+    } catch {
+      // The client hung up or sent a broken chunk: its fault, not a server error.
+      throw httpProblem(400, 'the request body was cut off', 'parse_error')
+    }
+    const { done, value } = chunk
     if (done) break
     size += value.byteLength
     if (size > MAX_BODY_BYTES) {
@@ -139,7 +146,13 @@ export function priceField(body: JsonBody, field: string, required: boolean): st
   if (!(value instanceof JsonNumber)) {
     throw validationError(field, `${field} must be a decimal string, got ${describe(value)}`)
   }
-  const digits = value.text
+  const text = value.text
+  // Bounded before anything expands it: 1e2000000000 must cost nothing.
+  const exponent = text.length > PRICE_MAX_TEXT_LENGTH ? undefined : exponentOf(text)
+  if (exponent === undefined || Math.abs(exponent) > 40) {
+    throw validationError(field, `${field} is out of range: send a decimal string`)
+  }
+  const digits = text
     .replace(/^-/, '')
     .replace(/[eE].*$/, '')
     .replace('.', '')
@@ -151,13 +164,12 @@ export function priceField(body: JsonBody, field: string, required: boolean): st
         'have been rounded already: send it as a string, such as "45000.1234567891"',
     )
   }
-  const big = new Big(value.text)
+  const big = new Big(text)
   // A number beyond the stored precision is refused by the price rules, as a string would be.
-  return big.toFixed(Math.max(PRICE_DECIMALS, decimalsOf(value.text)))
+  return big.toFixed(Math.max(PRICE_DECIMALS, decimalsOf(big)))
 }
 
-function decimalsOf(text: string): number {
-  const big = new Big(text)
+function decimalsOf(big: Big): number {
   // big.js keeps the exponent in e and the digits in c: decimals = digits after the point.
   return Math.max(0, big.c.length - big.e - 1)
 }

@@ -26,10 +26,18 @@ export const DEFAULT_THROTTLE: ThrottleLimits = {
 const MAX_KEYS = 100_000
 
 export interface LoginThrottle {
-  /** @throws CryptorgError `ERR_THROTTLED` with `details.retryAfterSeconds` */
-  check(username: string, address: string): void
-  failed(username: string, address: string): void
-  succeeded(username: string, address: string): void
+  /**
+   * Counts a sign-in attempt as failed from the start, so that parallel attempts cannot all
+   * pass the check before any failure is recorded; settle it once the outcome is known.
+   *
+   * @throws CryptorgError `ERR_THROTTLED` with `details.retryAfterSeconds`
+   */
+  begin(username: string, address: string): LoginAttempt
+}
+
+export interface LoginAttempt {
+  /** `ok` clears the username's failures; `other` (not a password check) un-counts it. */
+  settle(outcome: 'ok' | 'failed' | 'other'): void
 }
 
 export function createLoginThrottle(
@@ -68,21 +76,35 @@ export function createLoginThrottle(
     failures.set(key, [...recent(key, now), now])
   }
 
+  /** Takes back one provisional failure recorded at `at`. */
+  const remove = (key: string, at: number) => {
+    const times = failures.get(key)
+    const index = times?.lastIndexOf(at) ?? -1
+    if (times && index >= 0) times.splice(index, 1)
+  }
+
   return {
-    check(username, address) {
+    begin(username, address) {
       const now = clock.now().getTime()
       const byUser = recent(userKey(username, address), now)
       if (byUser.length >= limits.perUser) refuse(byUser, now)
       const byAddress = recent(addressKey(address), now)
       if (byAddress.length >= limits.perAddress) refuse(byAddress, now)
-    },
-    failed(username, address) {
-      const now = clock.now().getTime()
       add(userKey(username, address), now)
       add(addressKey(address), now)
-    },
-    succeeded(username, address) {
-      failures.delete(userKey(username, address))
+      let settled = false
+      return {
+        settle(outcome) {
+          if (settled || outcome === 'failed') {
+            settled = true
+            return
+          }
+          settled = true
+          remove(addressKey(address), now)
+          if (outcome === 'ok') failures.delete(userKey(username, address))
+          else remove(userKey(username, address), now)
+        },
+      }
     },
   }
 }

@@ -108,7 +108,7 @@ describe('parsePrice', () => {
   )
 
   it('shortens a huge input in the message', () => {
-    const error = validationFailure(() => parsePrice('x'.repeat(5000)))
+    const error = validationFailure(() => parsePrice('x'.repeat(60)))
     expect(error.message.length).toBeLessThan(200)
     expect(error.message).toContain('...')
   })
@@ -167,5 +167,23 @@ describe('priceFromNumberText', () => {
 
   it.each(['abc', '', 'NaN', '1,5'])('reports not-a-number for %j', (text) => {
     expect(priceFromNumberText(text)).toEqual({ ok: false, problem: 'not-a-number' })
+  })
+})
+
+describe('hostile lengths and exponents', () => {
+  it('refuses a price longer than 64 characters before applying any other rule', () => {
+    expect(() => parsePrice('1'.repeat(80_000))).toThrow('price must be at most 64 characters')
+    expect(() => parsePrice(`${'0'.repeat(60)}1.5`)).not.toThrow()
+  })
+
+  it.each([
+    ['1e2000000000', 'not-a-number'],
+    ['1e-2000000', 'rounds-to-zero'],
+    ['1e41', 'too-large'],
+    ['-1e999', 'not-positive'],
+  ])('bounds the exponent of an upstream number %s before expanding it', (text, problem) => {
+    const result = priceFromNumberText(text)
+    expect(result).toEqual({ ok: false, problem: expect.any(String) })
+    if (problem !== 'not-positive') expect(result).toEqual({ ok: false, problem })
   })
 })
