@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { mkdirSync } from 'node:fs'
 import { isAbsolute, join, resolve } from 'node:path'
 
 import { realpathSync } from 'node:fs'
@@ -16,7 +15,7 @@ import { type Cryptorg, type OpenOptions, type Workspace, open } from '../open.j
 import { parseDuration } from '../core/time.js'
 import type { CliIo } from './io.js'
 import { Output } from './output.js'
-import { DATABASE_FILE_NAME, defaultDataDirectory } from './paths.js'
+import { DATABASE_FILE_NAME, defaultDataDirectory, makePrivateDirectory } from './paths.js'
 
 /** Flags every command accepts. */
 export interface GlobalFlags {
@@ -54,15 +53,7 @@ export class CliContext {
       return chosen === ':memory:' || isAbsolute(chosen) ? chosen : resolve(chosen)
     }
     const directory = defaultDataDirectory(this.io.env, this.io.homedir, this.io.platform)
-    try {
-      mkdirSync(directory, { recursive: true, mode: 0o700 })
-    } catch (error) {
-      throw new CryptorgError(
-        'ERR_STORAGE',
-        `could not create ${directory}: ${(error as NodeJS.ErrnoException).code ?? error}`,
-        { cause: error },
-      )
-    }
+    makePrivateDirectory(directory)
     return join(directory, DATABASE_FILE_NAME)
   }
 

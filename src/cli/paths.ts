@@ -3,7 +3,10 @@
  *
  * @module
  */
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+
+import { CryptorgError } from '../errors.js'
 
 export const DATABASE_FILE_NAME = 'cryptorg.db'
 
@@ -46,4 +49,17 @@ export function defaultConfigDirectory(
   const xdg = env['XDG_CONFIG_HOME']
   const base = xdg && xdg.startsWith('/') ? xdg : join(home, '.config')
   return join(base, 'cryptorg')
+}
+
+/** Creates a folder (and its parents) that only its owner may enter, naming the errno on failure. */
+export function makePrivateDirectory(directory: string): void {
+  try {
+    mkdirSync(directory, { recursive: true, mode: 0o700 })
+  } catch (error) {
+    throw new CryptorgError(
+      'ERR_STORAGE',
+      `could not create ${directory}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+      { cause: error },
+    )
+  }
 }

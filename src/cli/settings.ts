@@ -4,10 +4,9 @@
  *
  * @module
  */
-import { mkdirSync } from 'node:fs'
-
 import { CryptorgError } from '../errors.js'
 import type { CredentialStoreKind } from './credentials/store.js'
+import { makePrivateDirectory } from './paths.js'
 
 /** The signed-in user of one database. */
 export interface Profile {
@@ -37,15 +36,7 @@ export interface CliSettings {
 }
 
 export async function openSettings(directory: string): Promise<CliSettings> {
-  try {
-    mkdirSync(directory, { recursive: true, mode: 0o700 })
-  } catch (error) {
-    throw new CryptorgError(
-      'ERR_STORAGE',
-      `could not create ${directory}: ${(error as NodeJS.ErrnoException).code ?? error}`,
-      { cause: error },
-    )
-  }
+  makePrivateDirectory(directory)
   // conf is ESM-only and only needed by the commands that sign in.
   const { default: Conf } = await import('conf')
   let store: InstanceType<typeof Conf<SettingsShape>>

@@ -307,16 +307,7 @@ export function createPriceService(context: CoreContext, actor: Actor): PriceSer
 
     async list(options = {}) {
       requireObject(options, 'list options')
-      const symbol = options.symbol === undefined ? undefined : normalizeSymbol(options.symbol)
-      const since = options.since === undefined ? undefined : toMoment(options.since, 'since')
-      const until = options.until === undefined ? undefined : toMoment(options.until, 'until')
-      if (since && until && since > until) {
-        throw validationError('since', 'since must not be later than until')
-      }
-      const limit =
-        options.limit === undefined
-          ? DEFAULT_HISTORY_LIMIT
-          : parseBoundedInteger(options.limit, 'limit', 1, MAX_HISTORY_LIMIT)
+      const { symbol, since, until, limit } = parseFilters(options)
       const offset =
         options.offset === undefined
           ? 0
@@ -354,16 +345,7 @@ export function createPriceService(context: CoreContext, actor: Actor): PriceSer
 
     async history(orgRef, options = {}) {
       requireObject(options, 'history options')
-      const symbol = options.symbol === undefined ? undefined : normalizeSymbol(options.symbol)
-      const since = options.since === undefined ? undefined : toMoment(options.since, 'since')
-      const until = options.until === undefined ? undefined : toMoment(options.until, 'until')
-      if (since && until && since > until) {
-        throw validationError('since', 'since must not be later than until')
-      }
-      const limit =
-        options.limit === undefined
-          ? DEFAULT_HISTORY_LIMIT
-          : parseBoundedInteger(options.limit, 'limit', 1, MAX_HISTORY_LIMIT)
+      const { symbol, since, until, limit } = parseFilters(options)
       const org = (await visibleOrg(orgRef)).org.row
 
       let query = db.selectFrom('crypto_prices').selectAll().where('org_id', '=', org.id)
@@ -463,6 +445,21 @@ export function parsePruneAge(text: string, field: string): number {
     )
   }
   return ageMs
+}
+
+/** The filters history and list share, checked before anything is read. */
+function parseFilters(options: PriceHistoryOptions | PriceListOptions) {
+  const symbol = options.symbol === undefined ? undefined : normalizeSymbol(options.symbol)
+  const since = options.since === undefined ? undefined : toMoment(options.since, 'since')
+  const until = options.until === undefined ? undefined : toMoment(options.until, 'until')
+  if (since && until && since > until) {
+    throw validationError('since', 'since must not be later than until')
+  }
+  const limit =
+    options.limit === undefined
+      ? DEFAULT_HISTORY_LIMIT
+      : parseBoundedInteger(options.limit, 'limit', 1, MAX_HISTORY_LIMIT)
+  return { symbol, since, until, limit }
 }
 
 /** Price ids are positive integers; anything else names no price. */
