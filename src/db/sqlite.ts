@@ -8,7 +8,14 @@ import { existsSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 
 import SqliteDatabase from 'better-sqlite3'
-import { CompiledQuery, type DatabaseConnection, type Driver, Kysely, SqliteDialect } from 'kysely'
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  SqliteDialect,
+  type SqliteDatabase as SqliteDatabaseLike,
+} from 'kysely'
 
 import { CryptorgError } from '../errors.js'
 import type { Database } from './schema.js'
@@ -42,7 +49,40 @@ export function openSqlite(options: OpenSqliteOptions): Kysely<Database> {
     throw storageError(`could not open database ${JSON.stringify(path)}`, error)
   }
 
-  return new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: connection }) })
+  return new Kysely<Database>({
+    dialect: new ImmediateSqliteDialect({ database: withStatementCache(connection) }),
+  })
+}
+
+/** Distinct statements kept prepared; cryptorg's own queries number a few dozen. */
+const STATEMENT_CACHE_SIZE = 200
+
+/**
+ * The connection as kysely sees it, with prepared statements kept by their SQL text. kysely
+ * prepares a statement for every query it runs, and preparing costs more than running the
+ * short indexed queries cryptorg makes (a third of `prices.latest`). better-sqlite3 runs each
+ * statement to completion synchronously, so one statement object is never used twice at once.
+ */
+function withStatementCache(connection: SqliteDatabase.Database): SqliteDatabaseLike {
+  const cache = new Map<string, SqliteDatabase.Statement>()
+  return {
+    close: () => connection.close(),
+    prepare(sql: string) {
+      let statement = cache.get(sql)
+      if (statement) {
+        // Most recently used last, so the first key is the one to evict.
+        cache.delete(sql)
+      } else {
+        statement = connection.prepare(sql)
+        if (cache.size >= STATEMENT_CACHE_SIZE) {
+          const oldest = cache.keys().next().value
+          if (oldest !== undefined) cache.delete(oldest)
+        }
+      }
+      cache.set(sql, statement)
+      return statement
+    },
+  }
 }
 
 /**
