@@ -39,6 +39,9 @@ import {
 } from './deps.js'
 import { validationError } from './errors.js'
 
+/** Workspaces kept for reuse by {@link Cryptorg.as}, one per user. */
+const MAX_CACHED_WORKSPACES = 1000
+
 /** Options of {@link open}. */
 export interface OpenOptions {
   /** SQLite file to use, created with its schema if missing; `:memory:` for a throwaway one. */
@@ -140,7 +143,7 @@ export async function open(options: OpenOptions): Promise<Cryptorg> {
   let closed: Promise<void> | undefined
   const close = () => (closed ??= db.destroy())
   const guard = <T extends object>(service: T) => guardStorage(service, () => closed !== undefined)
-  const as = (actor: Actor): Workspace =>
+  const build = (actor: Actor): Workspace =>
     Object.freeze({
       actor,
       orgs: guard(createOrgService(context, actor)),
@@ -150,6 +153,19 @@ export async function open(options: OpenOptions): Promise<Cryptorg> {
       coins: guard(createCoinService(context, actor)),
       audit: guard(createAuditService(context, actor)),
     })
+  // A server calls as() on every request; the services hold no per-user state (rights are read
+  // at each call), so one workspace per user id serves them all.
+  const workspaces = new Map<string, Workspace>()
+  const as = (actor: Actor): Workspace => {
+    if (actor?.kind !== 'user' || typeof actor.id !== 'string') return build(actor)
+    let workspace = workspaces.get(actor.id)
+    if (!workspace) {
+      if (workspaces.size >= MAX_CACHED_WORKSPACES) workspaces.clear()
+      workspace = build(actor)
+      workspaces.set(actor.id, workspace)
+    }
+    return workspace
+  }
   const system = as(SYSTEM)
   const poller = createPoller(context, {
     client,

@@ -64,6 +64,21 @@ async function refusal(
   return error
 }
 
+/** A token with the usual subject, id and 5-minute lifetime, and the given claims and header. */
+function forge(
+  payload: Record<string, unknown>,
+  header: { alg: string; typ?: string },
+  key: Parameters<SignJWT['sign']>[0],
+): Promise<string> {
+  return new SignJWT(payload)
+    .setProtectedHeader(header)
+    .setSubject(SUB)
+    .setJti('j')
+    .setIssuedAt(NOW_S)
+    .setExpirationTime(NOW_S + 300)
+    .sign(key)
+}
+
 describe('signToken', () => {
   it('signs with HS256 and puts sub, token_type, jti, sid, iat and exp in the claims', async () => {
     const token = await sign('access', { jti: 'the-jti' })
@@ -193,13 +208,11 @@ describe('verifyToken: refused tokens', () => {
   })
 
   it('refuses an HS512 token made with the same secret', async () => {
-    const hs512 = await new SignJWT({ token_type: 'access', sid: SID })
-      .setProtectedHeader({ alg: 'HS512', typ: 'JWT' })
-      .setSubject(SUB)
-      .setJti('j')
-      .setIssuedAt(NOW_S)
-      .setExpirationTime(NOW_S + 300)
-      .sign(SECRET)
+    const hs512 = await forge(
+      { token_type: 'access', sid: SID },
+      { alg: 'HS512', typ: 'JWT' },
+      SECRET,
+    )
     expect(await refusal(hs512)).toMatchObject({
       message: 'access token must be signed with HS256',
       details: { reason: 'algorithm' },
@@ -208,13 +221,11 @@ describe('verifyToken: refused tokens', () => {
 
   it('refuses an RS256 token made with a key pair of its own', async () => {
     const { privateKey } = await generateKeyPair('RS256')
-    const rs256 = await new SignJWT({ token_type: 'access', sid: SID })
-      .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
-      .setSubject(SUB)
-      .setJti('j')
-      .setIssuedAt(NOW_S)
-      .setExpirationTime(NOW_S + 300)
-      .sign(privateKey)
+    const rs256 = await forge(
+      { token_type: 'access', sid: SID },
+      { alg: 'RS256', typ: 'JWT' },
+      privateKey,
+    )
     expect(await refusal(rs256)).toMatchObject({
       message: 'access token must be signed with HS256',
       details: { reason: 'algorithm' },
@@ -227,13 +238,7 @@ describe('verifyToken: refused tokens', () => {
     const { publicKey } = await generateKeyPair('RS256', { extractable: true })
     const { exportSPKI } = await import('jose')
     const pem = new TextEncoder().encode(await exportSPKI(publicKey))
-    const confused = await new SignJWT({ token_type: 'access', sid: SID })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(SUB)
-      .setJti('j')
-      .setIssuedAt(NOW_S)
-      .setExpirationTime(NOW_S + 300)
-      .sign(pem)
+    const confused = await forge({ token_type: 'access', sid: SID }, { alg: 'HS256' }, pem)
     expect(await refusal(confused)).toMatchObject({ details: { reason: 'signature' } })
   })
 
@@ -253,13 +258,7 @@ describe('verifyToken: refused tokens', () => {
     ['an unknown token_type', { token_type: 'id' }],
     ['a token_type of the wrong case', { token_type: 'ACCESS' }],
   ])('refuses a correctly signed token with %s as the wrong type', async (_, extra) => {
-    const token = await new SignJWT({ sid: SID, ...extra })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(SUB)
-      .setJti('j')
-      .setIssuedAt(NOW_S)
-      .setExpirationTime(NOW_S + 300)
-      .sign(SECRET)
+    const token = await forge({ sid: SID, ...extra }, { alg: 'HS256' }, SECRET)
     expect(await refusal(token)).toMatchObject({
       message: 'a token of unknown type was given where an access token is needed',
       details: { reason: 'wrong_type' },
@@ -301,13 +300,7 @@ describe('verifyToken: refused tokens', () => {
 
   it('refuses a correctly signed token without sid or with a non-string sid', async () => {
     for (const payload of [{ token_type: 'access' }, { token_type: 'access', sid: 42 }]) {
-      const token = await new SignJWT(payload)
-        .setProtectedHeader({ alg: 'HS256' })
-        .setSubject(SUB)
-        .setJti('j')
-        .setIssuedAt(NOW_S)
-        .setExpirationTime(NOW_S + 300)
-        .sign(SECRET)
+      const token = await forge(payload, { alg: 'HS256' }, SECRET)
       expect(await refusal(token)).toMatchObject({
         message: 'access token is missing required claims',
         details: { reason: 'claims' },

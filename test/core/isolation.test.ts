@@ -1,7 +1,6 @@
 // Covers the per-user isolation of organizations in src/core (actor.ts with orgs.ts, prices.ts,
 // members.ts and audit.ts): what each user may see and do in organizations of their own, of
 // others, and by role; refused operations leak nothing and write nothing.
-import { join } from 'node:path'
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
@@ -12,10 +11,10 @@ import {
   type Role,
   type Workspace,
 } from '../../src/index.js'
-import { FAST_HASHING } from '../helpers/cli.js'
 import { dumpTables } from '../helpers/db-rows.js'
-import { type FakeClock, fakeClock } from '../helpers/fake-clock.js'
-import { openTestDb, tempDir } from '../helpers/open-test-db.js'
+import type { FakeClock } from '../helpers/fake-clock.js'
+import type { tempDir } from '../helpers/open-test-db.js'
+import { openWithUsers } from '../helpers/users.js'
 
 const START = '2024-09-17T12:00:00.000Z'
 const OLD = '2024-06-09T12:00:00.000Z'
@@ -39,17 +38,14 @@ const as: Record<string, Workspace> = {}
  * nothing. Each organization has an old and a recent price.
  */
 beforeEach(async () => {
-  dir = tempDir()
-  path = join(dir.path, 'isolation.db')
-  clock = fakeClock(START)
-  c = await openTestDb({ databasePath: path, passwordHashing: FAST_HASHING, clock })
-  await c.auth.bootstrap({ username: 'admin', password: 'admin password' })
-  admin = c.as(await c.auth.actorFor('admin'))
-  for (const name of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank']) {
-    await admin.users.create({ username: name, password: `${name} password` })
-    as[name] = c.as(await c.auth.actorFor(name))
-  }
-  as['admin'] = admin
+  const opened = await openWithUsers(
+    'isolation.db',
+    ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'],
+    START,
+  )
+  ;({ c, dir, path, clock } = opened)
+  Object.assign(as, opened.as)
+  admin = opened.as['admin'] as Workspace
   as['system'] = c.system
   alice = as['alice']!
   bob = as['bob']!

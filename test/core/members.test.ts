@@ -1,14 +1,13 @@
 // Covers src/core/members.ts: listing, adding and removing members and changing their roles,
 // with the rule that an organization always keeps an owner.
-import { join } from 'node:path'
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
 import type { Cryptorg, Organization, Role, Workspace } from '../../src/index.js'
-import { FAST_HASHING } from '../helpers/cli.js'
 import { dumpTables } from '../helpers/db-rows.js'
-import { type FakeClock, fakeClock } from '../helpers/fake-clock.js'
-import { openTestDb, tempDir } from '../helpers/open-test-db.js'
+import type { FakeClock } from '../helpers/fake-clock.js'
+import type { tempDir } from '../helpers/open-test-db.js'
+import { openWithUsers } from '../helpers/users.js'
 
 let dir: ReturnType<typeof tempDir>
 let path: string
@@ -21,17 +20,11 @@ let acme: Organization
 
 /** admin; alice owns Acme; bob, carol and dave exist and belong to nothing. */
 beforeEach(async () => {
-  dir = tempDir()
-  path = join(dir.path, 'members.db')
-  clock = fakeClock('2024-09-17T12:00:00.000Z')
-  c = await openTestDb({ databasePath: path, passwordHashing: FAST_HASHING, clock })
-  await c.auth.bootstrap({ username: 'admin', password: 'admin password' })
-  admin = c.as(await c.auth.actorFor('admin'))
-  for (const name of ['alice', 'bob', 'carol', 'dave']) {
-    await admin.users.create({ username: name, password: `${name} password` })
-  }
-  alice = c.as(await c.auth.actorFor('alice'))
-  bob = c.as(await c.auth.actorFor('bob'))
+  const opened = await openWithUsers('members.db', ['alice', 'bob', 'carol', 'dave'])
+  ;({ c, dir, path, clock } = opened)
+  admin = opened.as['admin'] as Workspace
+  alice = opened.as['alice'] as Workspace
+  bob = opened.as['bob'] as Workspace
   acme = await alice.orgs.create('Acme')
 })
 

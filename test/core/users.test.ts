@@ -1,14 +1,13 @@
 // Covers src/core/users.ts and src/core/users-lookup.ts: creating, listing, looking up,
 // deactivating and deleting users, changing passwords, and the username rules.
-import { join } from 'node:path'
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
 import type { Cryptorg, User, Workspace } from '../../src/index.js'
-import { FAST_HASHING } from '../helpers/cli.js'
 import { dumpTables, queryRows } from '../helpers/db-rows.js'
-import { type FakeClock, fakeClock } from '../helpers/fake-clock.js'
-import { openTestDb, tempDir } from '../helpers/open-test-db.js'
+import type { FakeClock } from '../helpers/fake-clock.js'
+import type { tempDir } from '../helpers/open-test-db.js'
+import { openWithUsers } from '../helpers/users.js'
 
 let dir: ReturnType<typeof tempDir>
 let path: string
@@ -22,16 +21,11 @@ const USER_KEYS = ['created_at', 'id', 'is_active', 'is_admin', 'username']
 
 /** admin (the first administrator); alice and bob, plain users. */
 beforeEach(async () => {
-  dir = tempDir()
-  path = join(dir.path, 'users.db')
-  clock = fakeClock('2024-09-17T12:00:00.000Z')
-  c = await openTestDb({ databasePath: path, passwordHashing: FAST_HASHING, clock })
-  await c.auth.bootstrap({ username: 'admin', password: 'admin password' })
-  admin = c.as(await c.auth.actorFor('admin'))
-  await admin.users.create({ username: 'alice', password: 'alice password' })
-  await admin.users.create({ username: 'bob', password: 'bob password' })
-  alice = c.as(await c.auth.actorFor('alice'))
-  bob = c.as(await c.auth.actorFor('bob'))
+  const opened = await openWithUsers('users.db', ['alice', 'bob'])
+  ;({ c, dir, path, clock } = opened)
+  admin = opened.as['admin'] as Workspace
+  alice = opened.as['alice'] as Workspace
+  bob = opened.as['bob'] as Workspace
 })
 
 afterEach(async () => {
