@@ -2,13 +2,55 @@ import { defineConfig } from 'vitest/config'
 
 // CI reads the counts from a JSON report (see .ci/run); people get the usual summary.
 const reportForCi = Boolean(process.env['CI'])
+const postgresUrl = process.env['CRYPTORG_TEST_PG']
+// Names this run's Postgres schemas (see test/helpers/backend.ts).
+// The global setup, which drops the schemas at the end, runs in this process; and this file is
+// read more than once per run, so the first reading picks the id.
+const runId = (process.env['CRYPTORG_TEST_RUN'] ??= Date.now().toString(36))
+
+/**
+ * Test files about SQLite itself (its files, pragmas, locking and the raw file reads that check
+ * them), which the Postgres project leaves out; Postgres has its own tests under test/db.
+ */
+const SQLITE_ONLY = [
+  'test/db/open.test.ts',
+  'test/db/storage-errors.test.ts',
+  'test/db/write-contention.test.ts',
+]
+
+// Said once, however often the file is read.
+if (!postgresUrl && !process.env['CRYPTORG_TEST_PG_SKIP_SAID']) {
+  process.env['CRYPTORG_TEST_PG_SKIP_SAID'] = '1'
+  // test/db/postgres.test.ts then shows its Postgres tests as skipped.
+  console.warn(
+    'cryptorg: CRYPTORG_TEST_PG is not set, so the Postgres suite is skipped ' +
+      '(SQLite only). See the README to run both.',
+  )
+}
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     reporters: reportForCi ? ['default', 'json'] : ['default'],
     ...(reportForCi && { outputFile: { json: '.test-results.json' } }),
+    projects: [
+      { extends: true as const, test: { name: 'sqlite', include: ['test/**/*.test.ts'] } },
+      ...(postgresUrl
+        ? [
+            {
+              extends: true as const,
+              test: {
+                name: 'postgres',
+                include: ['test/**/*.test.ts'],
+                exclude: SQLITE_ONLY,
+                env: { CRYPTORG_TEST_BACKEND: 'postgres', CRYPTORG_TEST_RUN: runId },
+                setupFiles: ['test/setup/postgres.ts'],
+                globalSetup: ['test/setup/postgres-global.ts'],
+              },
+            },
+          ]
+        : []),
+    ],
   },
 })

@@ -25,8 +25,9 @@ import { type OrgService, createOrgService } from './core/orgs.js'
 import { type PriceService, createPriceService } from './core/prices.js'
 import { type UserService, createUserService } from './core/users.js'
 import { type Poller, createPoller } from './daemon/poller.js'
-import { migrateToLatest } from './db/migrate.js'
-import { openSqlite } from './db/sqlite.js'
+import { openDatabase } from './db/connect.js'
+import { parseDatabaseLocation } from './db/location.js'
+import type { PostgresOptions } from './db/postgres.js'
 import { guardStorage } from './db/storage-errors.js'
 import {
   type Clock,
@@ -44,8 +45,16 @@ const MAX_CACHED_WORKSPACES = 1000
 
 /** Options of {@link open}. */
 export interface OpenOptions {
-  /** SQLite file to use, created with its schema if missing; `:memory:` for a throwaway one. */
-  databasePath: string
+  /**
+   * Where the data lives: a SQLite file (created with its schema if missing), `:memory:` for a
+   * throwaway one, a `sqlite:` URL, or a `postgres://user@host:5432/name` URL (its schema is
+   * created or migrated in the connection's current schema).
+   */
+  database?: string
+  /** The same as `database`; the name from before Postgres was supported. */
+  databasePath?: string
+  /** Pool size, statement timeout and TLS for a Postgres database. */
+  postgres?: PostgresOptions
   /** @default systemClock */
   clock?: Clock
   /** Receives debug to error events. @default silentLogger */
@@ -116,9 +125,11 @@ export interface Cryptorg extends AsyncDisposable {
  * ```
  */
 export async function open(options: OpenOptions): Promise<Cryptorg> {
-  if (!options || typeof options.databasePath !== 'string' || options.databasePath === '') {
-    throw validationError('databasePath', 'databasePath must be a file path or ":memory:"')
+  if (!options || typeof options !== 'object') {
+    throw validationError('database', 'open() needs options with a database')
   }
+  const location = parseDatabaseLocation(options.database ?? options.databasePath, 'database')
+  const postgres = checkPostgresOptions(options.postgres)
   const clock = options.clock ?? systemClock
   const logger = options.logger ?? silentLogger
   const fetchImpl = options.fetch ?? globalThis.fetch
@@ -131,15 +142,12 @@ export async function open(options: OpenOptions): Promise<Cryptorg> {
     clock,
   })
 
-  const db = openSqlite({ path: options.databasePath })
-  try {
-    await migrateToLatest(db, 'sqlite')
-  } catch (error) {
-    await db.destroy()
-    throw error
-  }
+  const { db, dialect } = await openDatabase(location, {
+    logger,
+    ...(postgres && { postgres }),
+  })
 
-  const context: CoreContext = Object.freeze({ db, clock, logger })
+  const context: CoreContext = Object.freeze({ db, dialect, clock, logger })
   let closed: Promise<void> | undefined
   const close = () => (closed ??= db.destroy())
   const guard = <T extends object>(service: T) => guardStorage(service, () => closed !== undefined)
@@ -183,4 +191,33 @@ export async function open(options: OpenOptions): Promise<Cryptorg> {
     close,
     [Symbol.asyncDispose]: close,
   })
+}
+
+function checkPostgresOptions(options: PostgresOptions | undefined): PostgresOptions | undefined {
+  if (options === undefined) return undefined
+  if (typeof options !== 'object' || options === null) {
+    throw validationError('postgres', 'postgres options must be an object')
+  }
+  const { poolSize, statementTimeoutMs, connectTimeoutMs } = options
+  if (
+    poolSize !== undefined &&
+    !(Number.isInteger(poolSize) && poolSize >= 1 && poolSize <= 1000)
+  ) {
+    throw validationError(
+      'postgres.poolSize',
+      'postgres pool size must be a whole number from 1 to 1000',
+    )
+  }
+  for (const [field, value] of [
+    ['statementTimeoutMs', statementTimeoutMs],
+    ['connectTimeoutMs', connectTimeoutMs],
+  ] as const) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= 86_400_000)) {
+      throw validationError(
+        `postgres.${field}`,
+        `postgres ${field} must be whole milliseconds from 0 to 86400000`,
+      )
+    }
+  }
+  return options
 }

@@ -10,6 +10,8 @@ import { realpathSync } from 'node:fs'
 
 import type { CoinGeckoOptions } from '../coingecko/client.js'
 import type { Logger } from '../deps.js'
+import { type DatabaseLocation, describeLocation, parseDatabaseLocation } from '../db/location.js'
+import type { PostgresOptions } from '../db/postgres.js'
 import { CryptorgError } from '../errors.js'
 import { type Cryptorg, type OpenOptions, type Workspace, open } from '../open.js'
 import { parseDuration } from '../core/time.js'
@@ -40,28 +42,75 @@ export class CliContext {
     this.output = new Output(io, { json: Boolean(flags.json), verbose: Boolean(flags.verbose) })
   }
 
-  /** The database path from `--db`, then `CRYPTORG_DB`, then the platform default. */
+  /**
+   * The database from `--db`, then `CRYPTORG_DB`, then the platform default: a SQLite path
+   * made absolute, or a `postgres://` URL as given.
+   */
   databasePath(): string {
+    const location = this.databaseLocation()
+    return location.kind === 'sqlite' ? location.path : location.url
+  }
+
+  /** The chosen database, parsed (see {@link databasePath}). */
+  databaseLocation(): DatabaseLocation {
     const chosen = this.flags.db ?? this.io.env['CRYPTORG_DB']
     if (chosen !== undefined) {
+      const from = this.flags.db !== undefined ? '--db' : 'CRYPTORG_DB'
       if (chosen.trim() === '') {
-        throw new CryptorgError(
-          'ERR_USAGE',
-          'database path must not be empty (--db or CRYPTORG_DB)',
-        )
+        throw new CryptorgError('ERR_USAGE', `database must not be empty (${from})`)
       }
-      return chosen === ':memory:' || isAbsolute(chosen) ? chosen : resolve(chosen)
+      return this.resolveLocation(chosen, from)
     }
     const directory = defaultDataDirectory(this.io.env, this.io.homedir, this.io.platform)
     makePrivateDirectory(directory)
-    return join(directory, DATABASE_FILE_NAME)
+    return { kind: 'sqlite', path: join(directory, DATABASE_FILE_NAME) }
+  }
+
+  /** Parses a location given on the command line; a relative file path becomes absolute. */
+  resolveLocation(text: string, from: string): DatabaseLocation {
+    const location = parseDatabaseLocation(text, from)
+    if (location.kind === 'postgres' || location.path === ':memory:') return location
+    return isAbsolute(location.path) ? location : { kind: 'sqlite', path: resolve(location.path) }
+  }
+
+  /** How the database is shown in messages and `--json` output: never with its password. */
+  databaseDescription(): string {
+    return describeLocation(this.databaseLocation())
+  }
+
+  /** Postgres pool settings from `CRYPTORG_DB_POOL_SIZE` and `CRYPTORG_DB_STATEMENT_TIMEOUT`. */
+  postgresOptions(): PostgresOptions {
+    const env = this.io.env
+    const options: PostgresOptions = {}
+    const pool = env['CRYPTORG_DB_POOL_SIZE']?.trim()
+    if (pool) {
+      const size = /^\d{1,4}$/.test(pool) ? Number(pool) : NaN
+      if (!(size >= 1 && size <= 1000)) {
+        throw new CryptorgError(
+          'ERR_USAGE',
+          `CRYPTORG_DB_POOL_SIZE must be a whole number from 1 to 1000, got ${JSON.stringify(pool)}`,
+        )
+      }
+      options.poolSize = size
+    }
+    const timeout = env['CRYPTORG_DB_STATEMENT_TIMEOUT']?.trim()
+    if (timeout) {
+      options.statementTimeoutMs = parseDuration(timeout, 'CRYPTORG_DB_STATEMENT_TIMEOUT')
+    }
+    return options
+  }
+
+  /** What {@link connect} needs besides the location. */
+  connectOptions(): { postgres: PostgresOptions } {
+    return { postgres: this.postgresOptions() }
   }
 
   /** Opens the installation once per run. */
   async open(options: OpenCliOptions = {}): Promise<Cryptorg> {
     if (!this.opened) {
       this.opened = await open({
-        databasePath: this.databasePath(),
+        database: this.databasePath(),
+        postgres: this.postgresOptions(),
         auth: authOptionsFromEnv(this.io.env),
         ...(this.io.clock && { clock: this.io.clock }),
         ...(this.io.fetch && { fetch: this.io.fetch }),
@@ -82,9 +131,14 @@ export class CliContext {
     return c.as(await signedInActor(this, c))
   }
 
-  /** What the stored tokens are keyed by: the database's absolute, resolved path. */
+  /**
+   * What the stored tokens are keyed by: the database's absolute, resolved path, or its URL
+   * without the password.
+   */
   credentialTarget(): string {
-    const path = this.databasePath()
+    const location = this.databaseLocation()
+    if (location.kind === 'postgres') return location.display
+    const path = location.path
     try {
       return realpathSync(path)
     } catch {

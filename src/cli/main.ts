@@ -16,6 +16,7 @@ import { registerDaemonCommand } from './commands/daemon.js'
 import { registerOrgCommands } from './commands/org.js'
 import { registerPriceCommands } from './commands/prices.js'
 import { registerServeCommand } from './commands/serve.js'
+import { registerDbCommands } from './commands/db.js'
 import { registerUserCommands } from './commands/users.js'
 import { CliContext, type GlobalFlags } from './context.js'
 import type { CliIo } from './io.js'
@@ -72,7 +73,10 @@ function buildProgram(
   const program = new Command('cryptorg')
     .description('Track cryptocurrency prices for many organizations')
     .version(readVersion(), '-V, --version', 'print the version')
-    .option('--db <path>', 'SQLite database file (default: $CRYPTORG_DB, then the data directory)')
+    .option(
+      '--db <location>',
+      'SQLite file or postgres:// URL (default: $CRYPTORG_DB, then the data directory)',
+    )
     .option('--json', 'print results as JSON on stdout, errors as JSON on stderr')
     .option('--verbose', 'print debug logs and stack traces')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
@@ -85,6 +89,7 @@ function buildProgram(
   registerAuditCommand(program, action)
   registerDaemonCommand(program, action)
   registerServeCommand(program, action)
+  registerDbCommands(program, action)
 
   // Applies to every subcommand: usage errors come back as CommanderError instead of exiting.
   let failed: Command | undefined

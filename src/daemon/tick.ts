@@ -74,7 +74,7 @@ export async function runTick(
   client: CoinGeckoClient,
   options: TickOptions = {},
 ): Promise<TickResult> {
-  const { db, clock, logger } = context
+  const { db, dialect, clock, logger } = context
   const { signal, fence, onWritten } = options
   const startedAt = clock.now()
   const timestamp = encodeTimestamp(options.timestamp ?? startedAt)
@@ -151,11 +151,13 @@ export async function runTick(
               .select((s) => [
                 'id',
                 s.val(quote.symbol).as('symbol'),
-                s.val(quote.price).as('price'),
+                dialect.typed(quote.price, 'decimal').as('price'),
                 s.val(quote.currency).as('currency'),
-                s.val(timestamp).as('timestamp'),
+                dialect.typed(timestamp, 'timestamp').as('timestamp'),
                 s.val('coingecko').as('source'),
-                s.val(quote.quotedAt ? encodeTimestamp(quote.quotedAt) : null).as('quoted_at'),
+                dialect
+                  .typed(quote.quotedAt ? encodeTimestamp(quote.quotedAt) : null, 'timestamp')
+                  .as('quoted_at'),
               ])
               // SQLite reads "SELECT ... FROM t ON CONFLICT" as a join unless a WHERE comes first.
               .where(sql<boolean>`true`),

@@ -18,8 +18,11 @@ export interface DaemonUnitOptions {
   nodePath: string
   /** The package's `bin/cryptorg.js`. */
   binPath: string
-  /** The SQLite file; its directory is the only path the service may write to. */
-  databasePath: string
+  /**
+   * The SQLite file; its directory is the only path the service may write to. Null for a
+   * Postgres database, whose URL (with its password) the EnvironmentFile sets as CRYPTORG_DB.
+   */
+  databasePath: string | null
   /**
    * Environment file with secrets such as `COINGECKO_API_KEY`; the service starts without it.
    * @default DEFAULT_SYSTEM_ENV_FILE, or `%E/cryptorg/cryptorg.env` (the user's config home)
@@ -78,6 +81,7 @@ export function daemonUnitWarnings(options: DaemonUnitOptions): string[] {
     ['cryptorg', options.binPath],
     ['the database', options.databasePath],
   ] as const) {
+    if (path === null) continue
     if (isUnderHome(path) && !isUnder(path, ownHome)) {
       warnings.push(
         `${what} is under a home directory (${path}), which user ${user} may not be able to ` +
@@ -100,7 +104,7 @@ interface CheckedUnit {
   scope: UnitScope
   nodePath: string
   binPath: string
-  databasePath: string
+  databasePath: string | null
   /** Already in unit syntax: it may hold the `%E` specifier. */
   envFileValue: string
   serviceUser: string
@@ -125,7 +129,8 @@ function checkOptions(options: DaemonUnitOptions): CheckedUnit {
     scope: options.scope,
     nodePath: checkPath(options.nodePath, 'node path'),
     binPath: checkPath(options.binPath, 'cryptorg path'),
-    databasePath: checkPath(options.databasePath, 'database path'),
+    databasePath:
+      options.databasePath === null ? null : checkPath(options.databasePath, 'database path'),
     envFileValue: envFileValue(options),
     serviceUser,
     invokingUser: options.invokingUser?.match(USER_NAME)?.[0],
@@ -215,8 +220,7 @@ function processSettings(unit: CheckedUnit, identity: readonly string[]): string
     unit.nodePath,
     unit.binPath,
     'daemon',
-    '--db',
-    unit.databasePath,
+    ...(unit.databasePath === null ? [] : ['--db', unit.databasePath]),
     ...unit.daemonArgs,
   ]
   return [
@@ -224,7 +228,12 @@ function processSettings(unit: CheckedUnit, identity: readonly string[]): string
     // exec, not simple: "systemctl start" fails when node cannot be started at all.
     'Type=exec',
     ...identity,
-    `EnvironmentFile=-${unit.envFileValue}`,
+    ...(unit.databasePath === null
+      ? [
+          '# Sets CRYPTORG_DB=postgres://...: required, or the daemon would start on SQLite.',
+          `EnvironmentFile=${unit.envFileValue}`,
+        ]
+      : [`EnvironmentFile=-${unit.envFileValue}`]),
     // node directly, not "npm start": npm does not pass SIGTERM on to the daemon.
     `ExecStart=${command.map(execWord).join(' ')}`,
     'SyslogIdentifier=cryptorg',
@@ -259,8 +268,10 @@ const NOT_SET = [
 ]
 
 function systemServiceSection(unit: CheckedUnit): string {
-  const databaseDirectory = posix.dirname(unit.databasePath)
-  const homeBound = [unit.nodePath, unit.binPath, databaseDirectory].some(isUnderHome)
+  const databaseDirectory = unit.databasePath === null ? null : posix.dirname(unit.databasePath)
+  const homeBound = [unit.nodePath, unit.binPath, databaseDirectory].some(
+    (path) => path !== null && isUnderHome(path),
+  )
   // Group= only for the dedicated user, whose group useradd --user-group creates; any other
   // user runs with its own primary group.
   const identity = [
@@ -270,9 +281,13 @@ function systemServiceSection(unit: CheckedUnit): string {
   return [
     ...processSettings(unit, identity),
     '',
-    '# Sandbox. The database directory must exist and belong to the service user; it is the',
-    '# only path the service may write to (SQLite adds -wal and -shm files next to the file).',
-    `ReadWritePaths=${pathWord(databaseDirectory)}`,
+    ...(databaseDirectory === null
+      ? ['# Sandbox. The database is a Postgres server: the service writes no file at all.']
+      : [
+          '# Sandbox. The database directory must exist and belong to the service user; it is',
+          '# the only path the service may write to (SQLite adds -wal and -shm files next to it).',
+          `ReadWritePaths=${pathWord(databaseDirectory)}`,
+        ]),
     'ProtectSystem=strict',
     ...(homeBound
       ? ['# read-only, not yes: node, cryptorg or the database live under a home directory.']

@@ -15,9 +15,29 @@ export function storageError(context: string, error: unknown): CryptorgError {
 /** True for an error raised by the database driver rather than by our own code. */
 export function isDriverError(error: unknown): boolean {
   if (!(error instanceof Error)) return false
-  const code = (error as { code?: unknown }).code
-  return error.name === 'SqliteError' || (typeof code === 'string' && code.startsWith('SQLITE_'))
+  const { code, severity, syscall } = error as {
+    code?: unknown
+    severity?: unknown
+    syscall?: unknown
+  }
+  if (error.name === 'SqliteError' || (typeof code === 'string' && code.startsWith('SQLITE_'))) {
+    return true
+  }
+  // A Postgres server's answer carries a five-character SQLSTATE and a severity.
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && typeof severity === 'string') {
+    return true
+  }
+  // Reaching the server failed (refused, unknown host, reset), or the pool gave up waiting.
+  if (typeof syscall === 'string' && typeof code === 'string') return true
+  return POOL_FAILURES.some((pattern) => pattern.test(error.message))
 }
+
+/** What `pg` and its pool say, without a code, when a connection fails or drops. */
+const POOL_FAILURES = [
+  /^timeout exceeded when trying to connect$/,
+  /^Connection terminated/,
+  /^Client has encountered a connection error/,
+]
 
 type AnyFunction = (...args: never[]) => unknown
 
@@ -46,4 +66,14 @@ export function guardStorage<T extends object>(
     }
   }
   return Object.freeze(guarded) as T
+}
+
+/** Runs `work`, reporting a driver error as `ERR_STORAGE` with `context` in front. */
+export async function withStorageErrors<T>(context: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (error) {
+    if (isCryptorgError(error) || !isDriverError(error)) throw error
+    throw storageError(context, error)
+  }
 }

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs'
 
-import SqliteDatabase from 'better-sqlite3'
 import { beforeEach, describe, expect, it } from 'vitest'
 
 import type { Price } from '../../src/core/prices.js'
 import type { TickResult } from '../../src/daemon/tick.js'
 import type { FetchLike, Sleep } from '../../src/deps.js'
+import { MISSING_TABLE, alterBehindTheBack } from '../helpers/db-rows.js'
 import type { RunCliOptions } from '../helpers/cli.js'
 import { type FakeClock, fakeClock } from '../helpers/fake-clock.js'
 import { ISO_UTC, lines, useTempDatabase } from './support.js'
@@ -813,12 +813,7 @@ describe('daemon loop', () => {
   /** Answers the first request, then hides tracked_coins so that the next tick cannot read it. */
   function breakAfterFirstTick(): FakeFetch {
     return fakeFetch(async () => {
-      const raw = new SqliteDatabase(db.path)
-      try {
-        raw.exec('alter table tracked_coins rename to tracked_coins_gone')
-      } finally {
-        raw.close()
-      }
+      await alterBehindTheBack(db.path, 'alter table tracked_coins rename to tracked_coins_gone')
       return USD
     })
   }
@@ -836,9 +831,10 @@ describe('daemon loop', () => {
     const entries = jsonLog(result.stderr)
     expect(entries.at(-1)).toMatchObject({
       level: 'error',
-      msg: expect.stringMatching(/^daemon stopped: .*no such table: tracked_coins/),
+      msg: expect.stringMatching(/^daemon stopped: /),
       code: 'ERR_STORAGE',
     })
+    expect(String(entries.at(-1)?.['msg'])).toMatch(MISSING_TABLE('tracked_coins'))
   })
 
   it('still prints the JSON error object when storage fails with --json', async () => {
@@ -851,7 +847,7 @@ describe('daemon loop', () => {
     const entries = jsonLog(result.stderr)
     const last = entries.at(-1) as { error?: { code: string; message: string } }
     expect(last.error?.code).toBe('ERR_STORAGE')
-    expect(last.error?.message).toMatch(/no such table: tracked_coins/)
+    expect(last.error?.message).toMatch(MISSING_TABLE('tracked_coins'))
     expect(entries.at(-2)).toMatchObject({
       level: 'error',
       msg: expect.stringMatching(/^daemon stopped: /),

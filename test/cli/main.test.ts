@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path'
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
+import { TEST_BACKEND } from '../helpers/backend.js'
 import { runCli, tempDatabase } from '../helpers/cli.js'
 import { lines, noNetworkFetch } from './support.js'
 
@@ -208,7 +209,8 @@ describe('error output', () => {
   })
 })
 
-describe('database location', () => {
+// Where SQLite files go; on the postgres project every database is a schema instead.
+describe.skipIf(TEST_BACKEND === 'postgres')('database location (SQLite files)', () => {
   it('exits 1 naming the directory when --db points into a missing directory', async () => {
     const missing = join(dir, 'missing')
 
@@ -233,7 +235,7 @@ describe('database location', () => {
     const result = await cli(['--db', ' ', 'org', 'list'])
 
     expect(result.code).toBe(2)
-    expect(result.stderr).toContain('database path must not be empty')
+    expect(result.stderr).toContain('database must not be empty (--db)')
   })
 
   it('creates the database file named by --db', async () => {

@@ -249,19 +249,21 @@ describe('auth.login', () => {
     const weak = await openDb({ databasePath: path, passwordHashing: { logN: 4, r: 1, p: 1 } })
     await withUsers(weak)
     await weak.close()
-    const hashOf = () =>
-      queryRows<{ password_hash: string }>(
-        path,
-        "select password_hash from users where username = 'alice'",
+    const hashOf = async () =>
+      (
+        await queryRows<{ password_hash: string }>(
+          path,
+          "select password_hash from users where username = 'alice'",
+        )
       )[0]!.password_hash
-    const before = hashOf()
+    const before = await hashOf()
     expect(before).toMatch(/^scrypt\$ln=4,r=1,p=1\$/)
 
     const strong = await openDb({ databasePath: path, passwordHashing: { logN: 5, r: 1, p: 1 } })
     await refused(strong.auth.login('alice', 'wrong password'))
-    expect(hashOf()).toBe(before)
+    expect(await hashOf()).toBe(before)
     await strong.auth.login('alice', 'alice password')
-    expect(hashOf()).toMatch(/^scrypt\$ln=5,r=1,p=1\$/)
+    expect(await hashOf()).toMatch(/^scrypt\$ln=5,r=1,p=1\$/)
     await expect(strong.auth.login('alice', 'alice password')).resolves.toBeDefined()
   })
 })
@@ -791,7 +793,7 @@ describe('the signing secret', () => {
     await refused(first.auth.refresh(fromFirst.refresh), fromFirst.refresh)
     await refused(first.auth.authenticate(rotated.access), rotated.access)
 
-    const secrets = queryRows<{ value: string }>(
+    const secrets = await queryRows<{ value: string }>(
       path,
       "select value from settings where key = 'jwt_secret'",
     )
@@ -892,6 +894,6 @@ describe('the signing secret', () => {
     await expect(open({ databasePath: path, auth: { jwtSecret: 'short' } })).rejects.toMatchObject({
       code: 'ERR_VALIDATION',
     })
-    expect(() => queryRows(path, 'select 1')).toThrow()
+    await expect(queryRows(path, 'select 1')).rejects.toThrow()
   })
 })

@@ -284,12 +284,12 @@ const MATRIX = OPERATIONS.flatMap((op) => REFS.map((by) => [op.name, by, op] as 
 
 describe('each user gets the right answer for their own organization', () => {
   it.each(MATRIX)('%s by %s: alice on Acme', async (_, by, op) => {
-    const before = dumpTables(path)
+    const before = await dumpTables(path)
     const result = await op.run(alice, refOf(acme, by))
     await op.check(result, acme, alice)
     // The control for the refusals below: a success is seen by the same comparison.
-    if (op.writes) expect(dumpTables(path)).not.toEqual(before)
-    else expect(dumpTables(path)).toEqual(before)
+    if (op.writes) expect(await dumpTables(path)).not.toEqual(before)
+    else expect(await dumpTables(path)).toEqual(before)
     expect(JSON.stringify(result ?? null)).not.toContain(globex.id)
     expect(JSON.stringify(result ?? null)).not.toContain('Globex')
   })
@@ -312,10 +312,10 @@ describe("another user's organization does not exist for them", () => {
         [as['frank']!, acme],
       ] as const) {
         const ref = refOf(org, by)
-        const before = dumpTables(path)
+        const before = await dumpTables(path)
         const error = await failure(op.run(who, ref))
         expect(shape(error)).toEqual(notFound(ref))
-        expect(dumpTables(path)).toEqual(before)
+        expect(await dumpTables(path)).toEqual(before)
 
         // The same operation on a reference that never existed fails in the same way.
         const missingRef = by === 'name' ? 'Nonexistent' : MISSING_ID
@@ -397,7 +397,7 @@ describe('nothing of one user’s organization shows in the other’s output', (
   it('leaks nothing through a name taken by a foreign organization, except that it is taken', async () => {
     // Names are unique across the installation, so creating or renaming to a foreign name must
     // fail; the conflict is the only thing it says.
-    const before = dumpTables(path)
+    const before = await dumpTables(path)
     expect(shape(await failure(alice.orgs.create('Globex')))).toEqual({
       code: 'ERR_CONFLICT',
       message: 'organization "Globex" already exists',
@@ -406,7 +406,7 @@ describe('nothing of one user’s organization shows in the other’s output', (
     expect(shape(await failure(alice.orgs.rename('Acme', 'GLOBEX')))).toMatchObject({
       code: 'ERR_CONFLICT',
     })
-    expect(dumpTables(path)).toEqual(before)
+    expect(await dumpTables(path)).toEqual(before)
   })
 })
 
@@ -434,14 +434,14 @@ describe('roles in an organization', () => {
       await op.check(await op.run(ws, 'Acme'), acme, ws)
       return
     }
-    const before = dumpTables(path)
+    const before = await dumpTables(path)
     const error = await failure(op.run(ws, 'Acme'))
     expect(shape(error)).toEqual({
       code: 'ERR_FORBIDDEN',
       message: `${op.doing} "Acme" needs the ${op.needs} role (you are a ${who})`,
       details: { org: acme.id, role: who, needed: op.needs },
     })
-    expect(dumpTables(path)).toEqual(before)
+    expect(await dumpTables(path)).toEqual(before)
   })
 
   it('a viewer may read everything of the organization but add no price', async () => {
@@ -489,12 +489,12 @@ describe('roles in an organization', () => {
 
   it('only administrators may prune every organization at once', async () => {
     for (const name of ['alice', 'bob', 'carol', 'frank']) {
-      const before = dumpTables(path)
+      const before = await dumpTables(path)
       await expect(as[name]!.prices.prune({ olderThan: PRUNE_BEFORE })).rejects.toMatchObject({
         code: 'ERR_FORBIDDEN',
         message: 'pruning every organization needs an administrator',
       })
-      expect(dumpTables(path)).toEqual(before)
+      expect(await dumpTables(path)).toEqual(before)
     }
     expect(await admin.prices.prune({ olderThan: PRUNE_BEFORE })).toMatchObject({ deleted: 2 })
   })
@@ -534,7 +534,7 @@ describe('administrators and the system', () => {
 describe('tracked coins', () => {
   it('may be read by every user but changed only by administrators', async () => {
     expect((await alice.coins.list()).map((coin) => coin.symbol)).toEqual(['BTC', 'ETH'])
-    const before = dumpTables(path)
+    const before = await dumpTables(path)
     await expect(alice.coins.track({ symbol: 'SOL', coinId: 'solana' })).rejects.toMatchObject({
       code: 'ERR_FORBIDDEN',
       message: 'tracking coins needs an administrator',
@@ -543,7 +543,7 @@ describe('tracked coins', () => {
       code: 'ERR_FORBIDDEN',
       message: 'untracking coins needs an administrator',
     })
-    expect(dumpTables(path)).toEqual(before)
+    expect(await dumpTables(path)).toEqual(before)
     await admin.coins.track({ symbol: 'SOL', coinId: 'solana' })
     await admin.coins.untrack('BTC')
     expect((await alice.coins.list()).map((coin) => coin.symbol)).toEqual(['ETH', 'SOL'])
@@ -553,7 +553,7 @@ describe('tracked coins', () => {
 describe('actors that no longer count', () => {
   it('a deactivated user is refused every operation, even on their own organization', async () => {
     await admin.users.deactivate('alice')
-    const before = dumpTables(path)
+    const before = await dumpTables(path)
     for (const op of OPERATIONS) {
       await expect(op.run(alice, 'Acme')).rejects.toMatchObject({
         code: 'ERR_UNAUTHENTICATED',
@@ -561,7 +561,7 @@ describe('actors that no longer count', () => {
       })
     }
     await expect(alice.orgs.list()).rejects.toMatchObject({ code: 'ERR_UNAUTHENTICATED' })
-    expect(dumpTables(path)).toEqual(before)
+    expect(await dumpTables(path)).toEqual(before)
   })
 
   it('a hand-made actor naming no user gets nothing', async () => {

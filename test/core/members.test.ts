@@ -38,9 +38,9 @@ const roles = async (org = 'Acme') =>
 
 /** Expects `run` to reject with `expected` and to leave every table as it was. */
 async function refusedUnchanged(run: () => Promise<unknown>, expected: object): Promise<void> {
-  const before = dumpTables(path)
+  const before = await dumpTables(path)
   await expect(run()).rejects.toMatchObject(expected)
-  expect(dumpTables(path)).toEqual(before)
+  expect(await dumpTables(path)).toEqual(before)
 }
 
 describe('members.list', () => {
@@ -247,9 +247,9 @@ describe('members.setRole', () => {
 
   it('changes and records nothing when the role stays the same', async () => {
     await alice.members.add('Acme', 'bob', 'viewer')
-    const before = dumpTables(path)
+    const before = await dumpTables(path)
     expect(await alice.members.setRole('Acme', 'bob', 'viewer')).toMatchObject({ role: 'viewer' })
-    expect(dumpTables(path)).toEqual(before)
+    expect(await dumpTables(path)).toEqual(before)
   })
 
   it('returns ERR_CONFLICT when demoting the last owner, to either role', async () => {

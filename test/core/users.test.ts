@@ -35,9 +35,9 @@ afterEach(async () => {
 
 /** Expects `run` to reject with `expected` and to leave every table as it was. */
 async function refusedUnchanged(run: () => Promise<unknown>, expected: object): Promise<void> {
-  const before = dumpTables(path)
+  const before = await dumpTables(path)
   await expect(run()).rejects.toMatchObject(expected)
-  expect(dumpTables(path)).toEqual(before)
+  expect(await dumpTables(path)).toEqual(before)
 }
 
 const names = async () => (await c.system.users.list()).map((user) => user.username)
@@ -147,7 +147,7 @@ describe('users.create', () => {
   })
 
   it('refuses a short password with ERR_VALIDATION that does not repeat it', async () => {
-    const before = dumpTables(path)
+    const before = await dumpTables(path)
     const error = await admin.users.create({ username: 'carol', password: 'pw12345' }).then(
       () => new Error('expected a failure'),
       (e: unknown) => e as Error,
@@ -157,7 +157,7 @@ describe('users.create', () => {
       message: 'password must be at least 8 characters',
     })
     expect(error.message).not.toContain('pw12345')
-    expect(dumpTables(path)).toEqual(before)
+    expect(await dumpTables(path)).toEqual(before)
   })
 
   it.each([undefined, null, 'carol', ['carol']])('refuses the input %j', async (input) => {
@@ -309,7 +309,7 @@ describe('users.changePassword', () => {
 
   it('applies the password rules to the new password and never echoes it', async () => {
     for (const newPassword of ['short', 'y'.repeat(1025)]) {
-      const before = dumpTables(path)
+      const before = await dumpTables(path)
       const error = await alice.users
         .changePassword('alice', { currentPassword: 'alice password', newPassword })
         .then(
@@ -321,27 +321,29 @@ describe('users.changePassword', () => {
         message: expect.stringMatching(/^new password must be at (least 8|most 1024) characters$/),
       })
       expect(error.message).not.toContain(newPassword.slice(0, 5))
-      expect(dumpTables(path)).toEqual(before)
+      expect(await dumpTables(path)).toEqual(before)
     }
   })
 
   it('writes a new hash and the time of the change, and no password in the audit trail', async () => {
-    const hashOf = () =>
-      queryRows<{ password_hash: string; password_changed_at: string }>(
-        path,
-        "select password_hash, password_changed_at from users where username = 'alice'",
+    const hashOf = async () =>
+      (
+        await queryRows<{ password_hash: string; password_changed_at: string }>(
+          path,
+          "select password_hash, password_changed_at from users where username = 'alice'",
+        )
       )[0]!
-    const before = hashOf()
+    const before = await hashOf()
     clock.advance(3600_000)
     await alice.users.changePassword('alice', {
       currentPassword: 'alice password',
       newPassword: 'a brand new password',
     })
-    const after = hashOf()
+    const after = await hashOf()
     expect(after.password_hash).not.toBe(before.password_hash)
     expect(after.password_hash).toMatch(/^scrypt\$ln=4,r=1,p=1\$/)
     expect(after.password_changed_at).toBe('2024-09-17T13:00:00.000Z')
-    const text = JSON.stringify(dumpTables(path).audit_events)
+    const text = JSON.stringify((await dumpTables(path)).audit_events)
     expect(text).not.toContain('a brand new password')
     expect(text).not.toContain('alice password')
   })
@@ -361,13 +363,13 @@ describe('users.deactivate and users.activate', () => {
   })
 
   it('returns the user unchanged and records nothing when there is nothing to do', async () => {
-    const before = dumpTables(path)
+    const before = await dumpTables(path)
     expect(await admin.users.activate('alice')).toMatchObject({ is_active: true })
-    expect(dumpTables(path)).toEqual(before)
+    expect(await dumpTables(path)).toEqual(before)
     await admin.users.deactivate('alice')
-    const after = dumpTables(path)
+    const after = await dumpTables(path)
     expect(await admin.users.deactivate('alice')).toMatchObject({ is_active: false })
-    expect(dumpTables(path)).toEqual(after)
+    expect(await dumpTables(path)).toEqual(after)
   })
 
   it.each(['deactivate', 'activate'] as const)('%s is for administrators only', async (action) => {
@@ -414,7 +416,7 @@ describe('users.delete', () => {
     expectNoHash(deleted)
     expect(await names()).toEqual(['admin', 'alice'])
     expect((await alice.members.list('Acme')).map((m) => m.username)).toEqual(['alice'])
-    const rows = dumpTables(path)
+    const rows = await dumpTables(path)
     const bobId = (bob.actor as { id: string }).id
     expect(JSON.stringify(rows.auth_sessions)).not.toContain(bobId)
     expect(JSON.stringify(rows.memberships)).not.toContain(bobId)

@@ -10,9 +10,8 @@ import {
   recordTick,
 } from '../../src/daemon/health.js'
 import { acquireLease, releaseLease } from '../../src/daemon/lease.js'
-import { migrateToLatest } from '../../src/db/migrate.js'
 import type { Database } from '../../src/db/schema.js'
-import { openSqlite } from '../../src/db/sqlite.js'
+import { migratedTestDb } from '../helpers/backend.js'
 
 const MINUTE = 60_000
 const INTERVAL = 5 * MINUTE
@@ -22,8 +21,7 @@ const later = (date: Date, ms: number) => new Date(date.getTime() + ms)
 let db: Kysely<Database>
 
 beforeEach(async () => {
-  db = openSqlite({ path: ':memory:' })
-  await migrateToLatest(db, 'sqlite')
+  db = await migratedTestDb()
 })
 
 afterEach(async () => {

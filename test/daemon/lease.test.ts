@@ -10,9 +10,8 @@ import {
   readLease,
   releaseLease,
 } from '../../src/daemon/lease.js'
-import { migrateToLatest } from '../../src/db/migrate.js'
 import type { Database } from '../../src/db/schema.js'
-import { openSqlite } from '../../src/db/sqlite.js'
+import { migratedTestDb, secondConnection } from '../helpers/backend.js'
 import { tempDir } from '../helpers/open-test-db.js'
 
 const TTL = 30_000
@@ -20,11 +19,7 @@ const terms = (holder: string): LeaseTerms => ({ holder, ttlMs: TTL, intervalMs:
 const at = (iso: string) => new Date(`2024-09-17T${iso}Z`)
 const stamp = (iso: string) => at(iso).toISOString()
 
-async function migrated(path = ':memory:'): Promise<Kysely<Database>> {
-  const db = openSqlite({ path })
-  await migrateToLatest(db, 'sqlite')
-  return db
-}
+const migrated = migratedTestDb
 
 describe('leader lease', () => {
   let db: Kysely<Database>
@@ -159,7 +154,7 @@ describe('leader lease across connections', () => {
     dir = tempDir('cryptorg-lease-')
     const path = join(dir.path, 'lease.db')
     first = await migrated(path)
-    second = openSqlite({ path })
+    second = await secondConnection(path)
   })
 
   afterEach(async () => {

@@ -1,11 +1,11 @@
 import { join } from 'node:path'
 
-import SqliteDatabase from 'better-sqlite3'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 
 import { acquireLease } from '../../src/daemon/lease.js'
 import type { LoopSummary } from '../../src/daemon/loop.js'
-import { openSqlite } from '../../src/db/sqlite.js'
+import { connect } from '../../src/db/connect.js'
+import { parseDatabaseLocation } from '../../src/db/location.js'
 import {
   type Cryptorg,
   type DaemonStatus,
@@ -13,6 +13,8 @@ import {
   type Sleep,
   open,
 } from '../../src/index.js'
+import { testLocation } from '../helpers/backend.js'
+import { MISSING_TABLE, alterBehindTheBack, queryRows } from '../helpers/db-rows.js'
 import { type FakeClock, fakeClock, fakeSleep } from '../helpers/fake-clock.js'
 import { type MockCoinGecko, startMockCoinGecko } from '../helpers/mock-coingecko.js'
 import { tempDir } from '../helpers/open-test-db.js'
@@ -73,13 +75,8 @@ async function createOrgs(c: Cryptorg) {
 }
 
 /** Reads the database file directly, as a second process would. */
-function query<T>(sql: string): T[] {
-  const db = new SqliteDatabase(databasePath, { readonly: true })
-  try {
-    return db.prepare(sql).all() as T[]
-  } finally {
-    db.close()
-  }
+function query<T>(sql: string): Promise<T[]> {
+  return queryRows<T>(databasePath, sql)
 }
 
 /** Rows per tick timestamp, and how many distinct (org, symbol) pairs each has. */
@@ -223,8 +220,8 @@ describe('poller.run', () => {
 
     expect(summary).toEqual({ ticks: 4, failures: 0 })
     expect(mock.requests).toHaveLength(4)
-    expect(rowsPerSlot()).toEqual(complete('12:00:00', '12:01:00', '12:02:00', '12:03:00'))
-    expect(tickRecords().map((r) => [r.slot_at, r.started_at, r.rows_written])).toEqual([
+    expect(await rowsPerSlot()).toEqual(complete('12:00:00', '12:01:00', '12:02:00', '12:03:00'))
+    expect((await tickRecords()).map((r) => [r.slot_at, r.started_at, r.rows_written])).toEqual([
       [stored('12:00:00'), stored('12:00:20'), 6],
       [stored('12:01:00'), stored('12:01:00'), 6],
       [stored('12:02:00'), stored('12:02:00'), 6],
@@ -311,7 +308,7 @@ describe('poller.run', () => {
     const summary = await c.poller.run({ intervalMs: MINUTE, signal: controller.signal })
 
     expect(summary).toEqual({ ticks: 7, failures: 5 })
-    expect(tickRecords().map((r) => [r.started_at, r.outcome, r.error_code])).toEqual([
+    expect((await tickRecords()).map((r) => [r.started_at, r.outcome, r.error_code])).toEqual([
       [stored('12:00:00'), 'failed', 'ERR_RATE_LIMITED'],
       // Retry-After: 90s
       [stored('12:01:30'), 'failed', 'ERR_UPSTREAM'],
@@ -329,7 +326,7 @@ describe('poller.run', () => {
     expect(errors[3]).toContain('not a JSON object (text/html)')
     expect(errors[4]).toContain('COINGECKO_API_KEY')
     expect(errors[4]).toMatch(/next attempt in 15m$/)
-    expect(rowsPerSlot()).toEqual(complete('12:16:00', '12:17:00'))
+    expect(await rowsPerSlot()).toEqual(complete('12:16:00', '12:17:00'))
     const status = await c.poller.status()
     expect(status).toMatchObject({ healthy: true, last_failure: { error_code: 'ERR_UPSTREAM' } })
     expect(status.last_failure?.error).toContain('COINGECKO_API_KEY')
@@ -339,10 +336,8 @@ describe('poller.run', () => {
     const controller = new AbortController()
     const c = await openDaemon('a', { sleep: fakeSleep(clock) })
     await createOrgs(c)
-    mock.enqueue({ fixture: 'simple-price-usd' }, () => {
-      const db = new SqliteDatabase(databasePath)
-      db.exec('drop table crypto_prices')
-      db.close()
+    mock.enqueue({ fixture: 'simple-price-usd' }, async () => {
+      await alterBehindTheBack(databasePath, 'drop table crypto_prices')
       return { fixture: 'simple-price-usd' }
     })
 
@@ -359,10 +354,11 @@ describe('poller.run', () => {
     const controller = new AbortController()
     const c = await openDaemon('a', { sleep: fakeSleep(clock) })
     await createOrgs(c)
-    mock.enqueue({ fixture: 'simple-price-usd' }, () => {
-      const db = new SqliteDatabase(databasePath)
-      db.exec('alter table tracked_coins rename to tracked_coins_gone')
-      db.close()
+    mock.enqueue({ fixture: 'simple-price-usd' }, async () => {
+      await alterBehindTheBack(
+        databasePath,
+        'alter table tracked_coins rename to tracked_coins_gone',
+      )
       return { fixture: 'simple-price-usd' }
     })
 
@@ -370,7 +366,7 @@ describe('poller.run', () => {
       c.poller.run({ intervalMs: MINUTE, signal: controller.signal }),
     ).rejects.toMatchObject({
       code: 'ERR_STORAGE',
-      message: expect.stringContaining('no such table: tracked_coins'),
+      message: expect.stringMatching(MISSING_TABLE('tracked_coins')),
     })
     expect(c.logger.messages('error')).toHaveLength(1)
   })
@@ -394,10 +390,10 @@ describe('poller.run with two daemons on one database', () => {
     expect(summaries.map((s) => s.ticks).sort()).toEqual([0, 6])
     expect(summaries.every((s) => s.failures === 0)).toBe(true)
     expect(mock.requests).toHaveLength(6)
-    expect(rowsPerSlot()).toEqual(
+    expect(await rowsPerSlot()).toEqual(
       complete('12:00:00', '12:01:00', '12:02:00', '12:03:00', '12:04:00', '12:05:00'),
     )
-    const holders = new Set(tickRecords().map((r) => r.holder))
+    const holders = new Set((await tickRecords()).map((r) => r.holder))
     expect(holders.size).toBe(1)
     const [leader, standby] = summaries[0]!.ticks === 6 ? [a, b] : [b, a]
     expect(standby.logger.messages('info')).toContain(
@@ -429,7 +425,7 @@ describe('poller.run with two daemons on one database', () => {
 
     expect(summaryA).toEqual({ ticks: 3, failures: 0 })
     expect(summaryB).toEqual({ ticks: 3, failures: 0 })
-    expect(tickRecords().map((r) => [r.holder, r.slot_at, r.started_at])).toEqual([
+    expect((await tickRecords()).map((r) => [r.holder, r.slot_at, r.started_at])).toEqual([
       ['a', stored('12:00:00'), stored('12:00:00')],
       ['a', stored('12:01:00'), stored('12:01:00')],
       ['a', stored('12:02:00'), stored('12:02:00')],
@@ -438,7 +434,7 @@ describe('poller.run with two daemons on one database', () => {
       ['b', stored('12:05:00'), stored('12:05:00')],
     ])
     expect(mock.requests).toHaveLength(6)
-    expect(rowsPerSlot()).toEqual(
+    expect(await rowsPerSlot()).toEqual(
       complete('12:00:00', '12:01:00', '12:02:00', '12:03:00', '12:04:00', '12:05:00'),
     )
   })
@@ -460,7 +456,7 @@ describe('poller.run with two daemons on one database', () => {
     await new Promise((resolve) => setImmediate(resolve))
 
     expect(await runBWhenStarted(() => runB)).toEqual({ ticks: 3, failures: 0 })
-    expect(tickRecords().map((r) => [r.holder, r.slot_at])).toEqual([
+    expect((await tickRecords()).map((r) => [r.holder, r.slot_at])).toEqual([
       ['a', stored('12:00:00')],
       ['a', stored('12:01:00')],
       ['a', stored('12:02:00')],
@@ -476,7 +472,7 @@ describe('poller.run with two daemons on one database', () => {
     const controller = new AbortController()
     const c = await openDaemon('a', { sleep: sleepUntil('12:02:30', controller) })
     await createOrgs(c)
-    const thief = openSqlite({ path: databasePath })
+    const thief = connect(parseDatabaseLocation(await testLocation(databasePath))).db
     try {
       mock.enqueue({ fixture: 'simple-price-usd' }, async () => {
         // While a's request is in flight, its lease lapses and b takes it.
@@ -489,8 +485,8 @@ describe('poller.run with two daemons on one database', () => {
       const summary = await c.poller.run({ intervalMs: MINUTE, signal: controller.signal })
 
       expect(summary).toEqual({ ticks: 2, failures: 0 })
-      expect(rowsPerSlot()).toEqual(complete('12:00:00', '12:02:00'))
-      expect(tickRecords().map((r) => [r.holder, r.slot_at, r.outcome])).toEqual([
+      expect(await rowsPerSlot()).toEqual(complete('12:00:00', '12:02:00'))
+      expect((await tickRecords()).map((r) => [r.holder, r.slot_at, r.outcome])).toEqual([
         ['a', stored('12:00:00'), 'ok'],
         ['a', stored('12:02:00'), 'ok'],
       ])
@@ -511,7 +507,7 @@ describe('tick idempotency', () => {
     expect((await c.poller.tick()).rows_written).toBe(6)
     const again = await c.poller.tick()
     expect(again).toMatchObject({ organizations: 3, rows_written: 0, symbols: SYMBOLS })
-    expect(rowsPerSlot()).toEqual(complete('12:00:00'))
+    expect(await rowsPerSlot()).toEqual(complete('12:00:00'))
     expect(mock.requests).toHaveLength(2)
   })
 
@@ -524,9 +520,7 @@ describe('tick idempotency', () => {
       failures: 0,
     })
     // The record of a's tick is lost, so b does not know the slot was written.
-    const db = new SqliteDatabase(databasePath)
-    db.exec('delete from daemon_ticks')
-    db.close()
+    await alterBehindTheBack(databasePath, 'delete from daemon_ticks')
 
     const second = new AbortController()
     const b = await openDaemon('b', { sleep: sleepUntil('12:00:50', second) })
@@ -536,8 +530,8 @@ describe('tick idempotency', () => {
     })
 
     expect(mock.requests).toHaveLength(2)
-    expect(rowsPerSlot()).toEqual(complete('12:00:00'))
-    expect(tickRecords().map((r) => [r.holder, r.slot_at, r.rows_written])).toEqual([
+    expect(await rowsPerSlot()).toEqual(complete('12:00:00'))
+    expect((await tickRecords()).map((r) => [r.holder, r.slot_at, r.rows_written])).toEqual([
       ['b', stored('12:00:00'), 0],
     ])
     expect(b.logger.messages('info')).toContain(
@@ -564,7 +558,7 @@ describe('poller.tick', () => {
     mock.enqueue({ status: 500, body: 'Internal Server Error', contentType: 'text/plain' })
     await expect(c.poller.tick()).rejects.toMatchObject({ code: 'ERR_UPSTREAM' })
 
-    expect(tickRecords()).toEqual([
+    expect(await tickRecords()).toEqual([
       {
         holder: 'once:cron',
         slot_at: stored('12:00:00'),

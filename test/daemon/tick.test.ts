@@ -1,6 +1,5 @@
 import { join } from 'node:path'
 
-import Database from 'better-sqlite3'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 
 import {
@@ -10,6 +9,8 @@ import {
   describeTick,
   open,
 } from '../../src/index.js'
+import { TEST_BACKEND } from '../helpers/backend.js'
+import { alterBehindTheBack, queryRows } from '../helpers/db-rows.js'
 import { type FakeClock, fakeClock } from '../helpers/fake-clock.js'
 import {
   type MockCoinGecko,
@@ -122,9 +123,10 @@ describe('poller.tick', () => {
       await c.system.orgs.create('Acme')
       await c.poller.tick()
       await c.close()
-      const db = new Database(databasePath, { readonly: true })
-      const rows = db.prepare('select symbol, quoted_at from crypto_prices order by symbol').all()
-      db.close()
+      const rows = await queryRows(
+        databasePath,
+        'select symbol, quoted_at from crypto_prices order by symbol',
+      )
       expect(rows).toEqual([
         { symbol: 'BTC', quoted_at: '2024-09-17T12:00:31.000Z' },
         { symbol: 'ETH', quoted_at: '2024-09-17T12:00:49.000Z' },
@@ -330,13 +332,21 @@ describe('poller.tick', () => {
 
       // Fails the ETH insert, but only once the BTC rows of the same tick are in the table:
       // the tick must then leave neither.
-      const raw = new Database(databasePath)
-      raw.exec(`
-        create trigger fail_second_symbol before insert on crypto_prices
-        when new.symbol = 'ETH' and (select count(*) from crypto_prices where symbol = 'BTC') > 0
-        begin select raise(abort, 'injected failure'); end
-      `)
-      raw.close()
+      await alterBehindTheBack(
+        databasePath,
+        TEST_BACKEND === 'postgres'
+          ? `create function fail_second_symbol() returns trigger language plpgsql as $$
+             begin
+               if new.symbol = 'ETH' and (select count(*) from crypto_prices where symbol = 'BTC') > 0
+               then raise exception 'injected failure'; end if;
+               return new;
+             end $$;
+             create trigger fail_second_symbol before insert on crypto_prices
+             for each row execute function fail_second_symbol()`
+          : `create trigger fail_second_symbol before insert on crypto_prices
+             when new.symbol = 'ETH' and (select count(*) from crypto_prices where symbol = 'BTC') > 0
+             begin select raise(abort, 'injected failure'); end`,
+      )
 
       c = await openWithMock({ databasePath })
       await expect(c.poller.tick()).rejects.toMatchObject({
@@ -346,10 +356,17 @@ describe('poller.tick', () => {
       expect(await allRows(['Acme', 'Globex'])).toEqual([])
       await c.close()
 
-      const check = new Database(databasePath)
-      expect(check.prepare('select count(*) from crypto_prices').pluck().get()).toBe(0)
-      check.exec('drop trigger fail_second_symbol')
-      check.close()
+      const [count] = await queryRows<{ n: number }>(
+        databasePath,
+        'select count(*) as n from crypto_prices',
+      )
+      expect(Number(count?.n)).toBe(0)
+      await alterBehindTheBack(
+        databasePath,
+        TEST_BACKEND === 'postgres'
+          ? 'drop trigger fail_second_symbol on crypto_prices'
+          : 'drop trigger fail_second_symbol',
+      )
 
       c = await openWithMock({ databasePath })
       expect((await c.poller.tick()).rows_written).toBe(4)

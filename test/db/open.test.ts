@@ -190,7 +190,10 @@ describe('open with a database of another application', () => {
 
 describe('open options', () => {
   it.each([
-    [{ databasePath: '' }, 'databasePath'],
+    [{ databasePath: '' }, 'database'],
+    [{ database: 'mysql://db.example/x' }, 'database'],
+    [{ database: 'postgres://127.0.0.1:5432' }, 'database'],
+    [{ database: ':memory:', postgres: { poolSize: 0 } }, 'postgres.poolSize'],
     [{ databasePath: ':memory:', coingecko: { plan: 'gold' as 'pro' } }, 'plan'],
     [{ databasePath: ':memory:', coingecko: { plan: 'pro' as const } }, 'apiKey'],
     [{ databasePath: ':memory:', coingecko: { baseUrl: 'ftp://x' } }, 'baseUrl'],

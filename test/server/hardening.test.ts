@@ -1,7 +1,8 @@
 // Cases found by trying to break the server (src/server/body.ts, throttle.ts, routes/tokens.ts,
 // and the core rules they lean on): hostile numbers, parallel guessing, odd text.
-import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+import { alterBehindTheBack } from '../helpers/db-rows.js'
 
 import {
   type Harness,
@@ -86,9 +87,10 @@ describe('editing a price the daemon stored', () => {
   it('turns it into a manual price', async () => {
     const tick = await h.c.system.prices.add({ org: seeded.acme.id, symbol: 'ETH', price: '1' })
     // As a tick stores it: the library adds only manual prices.
-    const db = new Database(h.path)
-    db.prepare(`update crypto_prices set source = 'coingecko' where id = ?`).run(tick.id)
-    db.close()
+    await alterBehindTheBack(
+      h.path,
+      `update crypto_prices set source = 'coingecko' where id = ${Number(tick.id)}`,
+    )
     expect(
       (await api('GET', `/api/crypto-prices/${tick.id}/`, { token: h.tokens['alice'] })).json,
     ).toMatchObject({ source: 'coingecko' })

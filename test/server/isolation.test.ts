@@ -157,7 +157,7 @@ const shape = (response: ApiResponse, org: string, price: number) => ({
 
 describe("another user's organization", () => {
   it('answers every operation with the same 404 as a nonexistent organization or price', async () => {
-    const before = dumpTables(h.path)
+    const before = await dumpTables(h.path)
     for (const op of OPERATIONS) {
       const theirs = await run(op, 'bob', acme, acmePrice)
       const missing = await run(op, 'bob', MISSING_ID, MISSING_PRICE)
@@ -169,11 +169,11 @@ describe("another user's organization", () => {
       const back = await run(op, 'alice', globex, globexPrice)
       expect(back.status, op.name).toBe(404)
     }
-    expect(dumpTables(h.path)).toEqual(before)
+    expect(await dumpTables(h.path)).toEqual(before)
   })
 
   it('answers 404 for moving a price of ones own into the other organization', async () => {
-    const before = dumpTables(h.path)
+    const before = await dumpTables(h.path)
     const theirs = await api('PATCH', `/api/crypto-prices/${acmePrice}/`, {
       token: h.tokens['alice'],
       body: { org_id: globex },
@@ -189,7 +189,7 @@ describe("another user's organization", () => {
       body: { org_id: globex, symbol: 'BTC', price: '1' },
     })
     expect(put.status).toBe(404)
-    expect(dumpTables(h.path)).toEqual(before)
+    expect(await dumpTables(h.path)).toEqual(before)
   })
 
   it('leaves the other organization and its prices out of every list', async () => {
@@ -217,7 +217,7 @@ describe("another user's organization", () => {
 
 describe('roles', () => {
   it('a viewer reads everything and gets 403 on every write, with nothing written', async () => {
-    const before = dumpTables(h.path)
+    const before = await dumpTables(h.path)
     for (const op of OPERATIONS) {
       const response = await run(op, 'carol', acme, acmePrice)
       if (op.write) {
@@ -230,7 +230,7 @@ describe('roles', () => {
         expect(response.status, op.name).toBe(200)
       }
     }
-    expect(dumpTables(h.path)).toEqual(before)
+    expect(await dumpTables(h.path)).toEqual(before)
   })
 
   it('a member writes prices but gets 403 on organization and member changes', async () => {

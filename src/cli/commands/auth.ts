@@ -60,7 +60,7 @@ export async function initRun(ctx: CliContext, flags: SignInFlags): Promise<void
   if (await c.auth.initialized()) {
     throw new CryptorgError(
       'ERR_CONFLICT',
-      `${ctx.databasePath()} is already set up: sign in with "cryptorg login"`,
+      `${ctx.databaseDescription()} is already set up: sign in with "cryptorg login"`,
     )
   }
   const username = await readUsername(ctx, flags.username, 'Administrator username', newUsername)
@@ -72,9 +72,10 @@ export async function initRun(ctx: CliContext, flags: SignInFlags): Promise<void
   const user = await c.auth.bootstrap({ username, password })
   const pair = await c.auth.login(username, password)
   const where = await keep(ctx, c, pair)
-  if (ctx.output.json) return ctx.output.printJson({ user, database: ctx.databasePath(), ...where })
+  if (ctx.output.json)
+    return ctx.output.printJson({ user, database: ctx.databaseDescription(), ...where })
   ctx.output.printLine(`Created administrator ${user.username} and signed in`)
-  ctx.output.note(`Database: ${ctx.databasePath()}`)
+  ctx.output.note(`Database: ${ctx.databaseDescription()}`)
   ctx.output.note(`Tokens kept in ${where.location}`)
 }
 
@@ -136,7 +137,7 @@ export async function authStatusRun(ctx: CliContext): Promise<void> {
   const status = {
     username: me.username,
     is_admin: me.is_admin,
-    database: ctx.databasePath(),
+    database: ctx.databaseDescription(),
     source: fromEnv ? 'CRYPTORG_TOKEN' : 'stored',
     store: after?.store ?? null,
     location: after?.location ?? null,

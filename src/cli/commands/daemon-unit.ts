@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url'
 
 import type { Command } from 'commander'
 
+import { isPostgresUrl } from '../../db/location.js'
+
 import { parsePruneAge } from '../../core/prices.js'
 import { parseDuration } from '../../core/time.js'
 import { validateInterval } from '../../daemon/loop.js'
@@ -133,6 +135,12 @@ export async function daemonUnitRun(ctx: CliContext, opts: DaemonUnitRunOptions)
   if (ctx.output.json) return ctx.output.printJson(result)
   ctx.output.printLine(result.unit.trimEnd())
   for (const warning of daemonUnitWarnings(options)) ctx.output.note(`warning: ${warning}`)
+  if (options.databasePath === null) {
+    ctx.output.note(
+      `Put CRYPTORG_DB=${ctx.databaseDescription()} (with its password) in ` +
+        `${options.envFile ?? 'the environment file'}, readable by the service user only`,
+    )
+  }
   const systemctl = scope === 'user' ? 'systemctl --user' : 'systemctl'
   ctx.output.note(
     `Save this as ${result.path_hint}, then run: ${systemctl} daemon-reload && ` +
@@ -159,8 +167,10 @@ function daemonArgs(opts: DaemonUnitFlags): string[] {
 }
 
 /** `--db`, then `CRYPTORG_DB`, then a default that suits the scope; never created here. */
-function unitDatabasePath(ctx: CliContext, scope: 'system' | 'user'): string {
+function unitDatabasePath(ctx: CliContext, scope: 'system' | 'user'): string | null {
   const chosen = ctx.flags.db ?? ctx.io.env['CRYPTORG_DB']
+  // The URL may hold a password: it goes in the EnvironmentFile, not in the unit.
+  if (chosen !== undefined && isPostgresUrl(chosen)) return null
   if (chosen === undefined) {
     if (scope === 'system') return DEFAULT_SYSTEM_DATABASE
     const directory = defaultDataDirectory(ctx.io.env, ctx.io.homedir, ctx.io.platform)

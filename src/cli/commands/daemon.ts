@@ -95,7 +95,7 @@ export async function daemonRun(ctx: CliContext, flags: DaemonFlags): Promise<vo
     const symbols = (await c.system.coins.list()).map((coin) => coin.symbol)
     logger.info(
       `daemon started: ${symbols.join(', ') || 'no coins'} every ${formatDuration(intervalMs)}`,
-      { interval_ms: intervalMs, database: ctx.databasePath() },
+      { interval_ms: intervalMs, database: ctx.databaseDescription() },
     )
     const summary = await c.poller.run({
       intervalMs,

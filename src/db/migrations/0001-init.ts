@@ -10,17 +10,17 @@ export function createInitMigration(types: ColumnTypes): Migration {
         .createTable('organizations')
         .addColumn('id', types.uuid, (col) => col.primaryKey())
         .addColumn('name', 'text', (col) => col.notNull())
-        .addColumn('name_key', 'text', (col) => col.notNull().unique())
+        .addColumn('name_key', types.key, (col) => col.notNull().unique())
         .addColumn('created_at', types.timestamp, (col) => col.notNull())
         .execute()
 
       await db.schema
         .createTable('crypto_prices')
-        .addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement())
+        .addColumn('id', types.serial, types.generatedKey)
         .addColumn('org_id', types.uuid, (col) =>
           col.notNull().references('organizations.id').onDelete('cascade'),
         )
-        .addColumn('symbol', 'text', (col) => col.notNull())
+        .addColumn('symbol', types.key, (col) => col.notNull())
         .addColumn('price', types.decimal, (col) => col.notNull())
         .addColumn('currency', 'text', (col) => col.notNull())
         .addColumn('timestamp', types.timestamp, (col) => col.notNull())
@@ -45,7 +45,7 @@ export function createInitMigration(types: ColumnTypes): Migration {
 
       await db.schema
         .createTable('tracked_coins')
-        .addColumn('symbol', 'text', (col) => col.primaryKey())
+        .addColumn('symbol', types.key, (col) => col.primaryKey())
         .addColumn('coin_id', 'text', (col) => col.notNull())
         .addColumn('vs_currency', 'text', (col) => col.notNull())
         .addColumn('created_at', types.timestamp, (col) => col.notNull())

@@ -23,7 +23,7 @@ export function createDaemonMigration(types: ColumnTypes): Migration {
 
       await db.schema
         .createTable('daemon_ticks')
-        .addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement())
+        .addColumn('id', types.serial, types.generatedKey)
         .addColumn('holder', 'text', (col) => col.notNull())
         .addColumn('slot_at', types.timestamp, (col) => col.notNull())
         .addColumn('started_at', types.timestamp, (col) => col.notNull())

@@ -13,7 +13,7 @@ export function createAuthMigration(types: ColumnTypes): Migration {
         .createTable('users')
         .addColumn('id', types.uuid, (col) => col.primaryKey())
         .addColumn('username', 'text', (col) => col.notNull())
-        .addColumn('username_key', 'text', (col) => col.notNull().unique())
+        .addColumn('username_key', types.key, (col) => col.notNull().unique())
         .addColumn('password_hash', 'text', (col) => col.notNull())
         .addColumn('is_admin', 'integer', (col) => col.notNull().defaultTo(0))
         .addColumn('is_active', 'integer', (col) => col.notNull().defaultTo(1))
@@ -66,7 +66,7 @@ export function createAuthMigration(types: ColumnTypes): Migration {
       // No foreign keys: an event outlives the organization or user it is about.
       await db.schema
         .createTable('audit_events')
-        .addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement())
+        .addColumn('id', types.serial, types.generatedKey)
         .addColumn('at', types.timestamp, (col) => col.notNull())
         .addColumn('actor_id', types.uuid)
         .addColumn('actor_name', 'text', (col) => col.notNull())

@@ -1,0 +1,112 @@
+/**
+ * Opens a PostgreSQL database through `pg` with the settings cryptorg relies on.
+ * Postgres-only concerns (the pool, type parsers, the write lock) are confined to this module.
+ *
+ * @module
+ */
+import type { ConnectionOptions } from 'node:tls'
+
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  PostgresDialect,
+  type TransactionSettings,
+} from 'kysely'
+import pg from 'pg'
+
+import type { Logger } from '../deps.js'
+import type { Database } from './schema.js'
+
+/** Connections kept by one process. A CLI command uses one; `serve` uses several. */
+export const DEFAULT_POOL_SIZE = 10
+/** A statement running longer than this is cancelled by the server. */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
+/** How long to wait for a connection (to a server that is down, or a full pool). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
+
+export interface PostgresOptions {
+  /** Connections in the pool. @default DEFAULT_POOL_SIZE */
+  poolSize?: number
+  /** @default DEFAULT_STATEMENT_TIMEOUT_MS; 0 turns the timeout off */
+  statementTimeoutMs?: number
+  /** @default DEFAULT_CONNECT_TIMEOUT_MS */
+  connectTimeoutMs?: number
+  /**
+   * TLS settings for a managed database, passed to `pg` as they are (a `sslmode` or
+   * `sslrootcert` in the URL works as well).
+   */
+  ssl?: boolean | ConnectionOptions
+}
+
+// Type ids from Postgres's catalog (pg_type.oid), fixed since forever.
+const INT8_OID = 20
+const TIMESTAMPTZ_OID = 1184
+
+const defaultTimestampParser = pg.types.getTypeParser(TIMESTAMPTZ_OID, 'text')
+
+/**
+ * How values come back: the same JavaScript values as from SQLite. Counts and generated ids
+ * (int8) as numbers, which they fit in; timestamps as the ISO-8601 strings SQLite stores;
+ * numeric stays the exact decimal string `pg` gives by default, so no price meets a float.
+ */
+export const typeParsers = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8_OID) return (text: string) => Number(text)
+    if (oid === TIMESTAMPTZ_OID) {
+      return (text: string) => {
+        const parsed = defaultTimestampParser(text) as unknown
+        return parsed instanceof Date ? parsed.toISOString() : parsed
+      }
+    }
+    return pg.types.getTypeParser(oid, format ?? 'text')
+  },
+}
+
+export function openPostgres(
+  url: string,
+  options: PostgresOptions = {},
+  logger?: Logger,
+): Kysely<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? DEFAULT_POOL_SIZE,
+    statement_timeout: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    application_name: 'cryptorg',
+    types: typeParsers,
+    ...(options.ssl !== undefined && { ssl: options.ssl }),
+  })
+  // An idle connection that the server drops (restart, failover) is reported here; without a
+  // listener the process would crash. The pool replaces it on the next query.
+  pool.on('error', (error: Error & { code?: string }) => {
+    logger?.warn('database connection lost', { code: error.code, reason: error.message })
+  })
+  return new Kysely<Database>({ dialect: new LockingPostgresDialect({ pool }) })
+}
+
+/**
+ * Serializes write transactions per installation, as SQLite's BEGIN IMMEDIATE does on one
+ * machine: each transaction first takes a transaction-scoped advisory lock named after the
+ * schema. The services' read-check-write steps (the last owner of an organization, refresh
+ * token rotation, the daemon's lease fence) were written for that guarantee, and keep it across
+ * hosts. Statements outside transactions (adding a price, reads) are not serialized.
+ */
+class LockingPostgresDialect extends PostgresDialect {
+  override createDriver(): Driver {
+    const driver = super.createDriver()
+    const begin = driver.beginTransaction.bind(driver)
+    driver.beginTransaction = async (
+      connection: DatabaseConnection,
+      settings: TransactionSettings,
+    ) => {
+      await begin(connection, settings)
+      await connection.executeQuery(CompiledQuery.raw(WRITE_LOCK_SQL))
+    }
+    return driver
+  }
+}
+
+export const WRITE_LOCK_SQL =
+  "select pg_advisory_xact_lock(hashtext('cryptorg:' || current_schema()))"

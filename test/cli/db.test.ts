@@ -1,0 +1,122 @@
+/**
+ * `cryptorg db status | migrate | copy`. The copy's own guarantees are tested in
+ * test/db/copy.test.ts; here, what the operator sees.
+ */
+import { join } from 'node:path'
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+
+import { TEST_BACKEND, postgresFor } from '../helpers/backend.js'
+import { runCli } from '../helpers/cli.js'
+import { tempDir } from '../helpers/open-test-db.js'
+
+let dir: ReturnType<typeof tempDir>
+beforeEach(() => {
+  dir = tempDir()
+})
+afterEach(() => dir.remove())
+
+const cliEnv = () => ({ CRYPTORG_CONFIG_DIR: join(dir.path, 'config') })
+const file = (name: string) => `sqlite:${join(dir.path, name)}`
+const MIGRATIONS = ['0001-init', '0002-daemon', '0003-auth']
+
+async function initialized(location: string): Promise<void> {
+  const result = await runCli(
+    ['--db', location, 'init', '--username', 'admin', '--password-stdin'],
+    { stdin: 'admin password\n', env: cliEnv() },
+  )
+  expect(result.code).toBe(0)
+}
+
+describe('db status and db migrate', () => {
+  it('lists pending migrations without applying them, then applies them once', async () => {
+    const db = file('fresh.db')
+    const before = await runCli(['--db', db, 'db', 'status', '--json'])
+    expect(before.code).toBe(0)
+    expect(JSON.parse(before.stdout)).toMatchObject({
+      backend: 'sqlite',
+      pending: MIGRATIONS,
+      migrations: MIGRATIONS.map((name) => ({ name, applied_at: null })),
+    })
+    // Still pending: status wrote nothing.
+    const again = await runCli(['--db', db, 'db', 'status', '--json'])
+    expect(JSON.parse(again.stdout).pending).toEqual(MIGRATIONS)
+
+    const migrated = await runCli(['--db', db, 'db', 'migrate'])
+    expect(migrated.code).toBe(0)
+    expect(migrated.stdout).toMatch(/^Applied 0001-init, 0002-daemon, 0003-auth to \//)
+    const twice = await runCli(['--db', db, 'db', 'migrate', '--json'])
+    expect(JSON.parse(twice.stdout)).toMatchObject({ applied: [] })
+
+    const after = await runCli(['--db', db, 'db', 'status'])
+    expect(after.stdout).toMatch(/^backend\tsqlite$/m)
+    for (const name of MIGRATIONS) {
+      expect(after.stdout).toMatch(new RegExp(`^${name}\\t\\d{4}-\\d\\d-\\d\\dT`, 'm'))
+    }
+  })
+
+  it('fails with exit 1 and no password when Postgres cannot be reached', async () => {
+    const url = 'postgres://cryptorg:pa55-w0rd-x@127.0.0.1:9/cryptorg'
+    const result = await runCli(['--db', url, 'db', 'status'])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/^cryptorg: .*ECONNREFUSED/)
+    expect(result.stderr.trim().split('\n')).toHaveLength(1)
+    expect(result.stderr + result.stdout).not.toContain('pa55-w0rd-x')
+  })
+
+  it('refuses a URL it cannot use, naming the flag', async () => {
+    const result = await runCli(['--db', 'mysql://u@h/d', 'db', 'status'])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toBe(
+      'cryptorg: --db URL scheme "mysql" is not supported (use a file path, sqlite: or postgres://)\n',
+    )
+  })
+})
+
+describe('db copy', () => {
+  async function destination(name: string): Promise<string> {
+    return TEST_BACKEND === 'postgres' ? postgresFor(join(dir.path, name)) : file(name)
+  }
+
+  it('copies, prints its progress on stderr and the counts on stdout', async () => {
+    const from = file('from.db')
+    await initialized(from)
+    const created = await runCli(['--db', from, 'org', 'create', 'Acme'], { env: cliEnv() })
+    expect(created.code).toBe(0)
+    const to = await destination('to.db')
+    const result = await runCli(['db', 'copy', '--from', from, '--to', to])
+    expect(result.code).toBe(0)
+    expect(result.stderr).toMatch(/^users: 1\/1 rows \(100%\)$/m)
+    expect(result.stdout).toMatch(/^users\t1\t1$/m)
+    expect(result.stdout).toMatch(/row counts match\n$/)
+
+    const json = await runCli(['db', 'copy', '--from', from, '--to', file('again.db'), '--json'])
+    expect(json.code).toBe(0)
+    const report = JSON.parse(json.stdout)
+    expect(report.tables.find((t: { table: string }) => t.table === 'users')).toEqual({
+      table: 'users',
+      source: 1,
+      destination: 1,
+    })
+  })
+
+  it('refuses to copy a database onto itself, or onto one with data', async () => {
+    const from = file('from.db')
+    await initialized(from)
+    const same = await runCli(['db', 'copy', '--from', from, '--to', from])
+    expect(same.code).toBe(2)
+    expect(same.stderr).toBe('cryptorg: --from and --to name the same database\n')
+
+    const busy = file('busy.db')
+    await initialized(busy)
+    const onto = await runCli(['db', 'copy', '--from', from, '--to', busy])
+    expect(onto.code).toBe(3)
+    expect(onto.stderr).toMatch(/already holds data \(users\); copy into a new, empty database/)
+  })
+
+  it.each(['0', '3001', 'ten', '1e3'])('refuses --batch-size %s', async (size) => {
+    const result = await runCli(['db', 'copy', '--to', file('x.db'), '--batch-size', size])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(/--batch-size must be a whole number from 1 to 3000/)
+  })
+})
