@@ -14,8 +14,10 @@ export const MIGRATION_TABLE = 'cryptorg_migrations'
  */
 // Kysely<any>: migrations describe past schemas, so they must not be typed by the current one.
 export async function migrateToLatest(db: Kysely<any>, dialect: DialectName): Promise<string[]> {
+  const migrations = migrationsFor(dialect)
+  if (await isCurrent(db, Object.keys(migrations))) return []
   await assertOwnDatabase(db)
-  const provider: MigrationProvider = { getMigrations: async () => migrationsFor(dialect) }
+  const provider: MigrationProvider = { getMigrations: async () => migrations }
   const migrator = new Migrator({
     db,
     provider,
@@ -33,6 +35,25 @@ export async function migrateToLatest(db: Kysely<any>, dialect: DialectName): Pr
     throw new CryptorgError('ERR_STORAGE', message, { cause: error })
   }
   return results.filter((r) => r.status === 'Success').map((r) => r.migrationName)
+}
+
+/**
+ * True when the database records exactly the migrations this build knows. Opening a current
+ * database is the common case (every CLI command opens one), and this single read replaces the
+ * schema introspection and the migrator, which takes its lock with a write on every run.
+ * Anything else (no table yet, a pending or an unknown migration) is left to the full path.
+ */
+async function isCurrent(db: Kysely<any>, known: string[]): Promise<boolean> {
+  let applied: string[]
+  try {
+    const rows = await db.selectFrom(MIGRATION_TABLE).select('name').execute()
+    applied = rows.map((row: { name: string }) => row.name).sort()
+  } catch {
+    // Typically no migration table yet; the full path reports whatever else it was.
+    return false
+  }
+  const expected = [...known].sort()
+  return applied.length === expected.length && applied.every((name, i) => name === expected[i])
 }
 
 /**
