@@ -16,6 +16,7 @@ import {
   requireAdmin,
   requireRole,
   resolveAccess,
+  resolveOrgAccess,
 } from './actor.js'
 import type { CoreContext } from './context.js'
 import { parsePrice, quoteInput } from './money.js'
@@ -195,10 +196,7 @@ export function createPriceService(context: CoreContext, actor: Actor): PriceSer
     }
     throw new CryptorgError('ERR_NOT_FOUND', `price ${id} not found`, { details: { id } })
   }
-  const visibleOrg = async (ref: string) => {
-    const access = await resolveAccess(db, actor)
-    return { access, org: await findVisibleOrg(db, access, ref) }
-  }
+  const visibleOrg = (ref: string) => resolveOrgAccess(db, actor, ref)
 
   return {
     async add(input) {

@@ -2,9 +2,11 @@ import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import Database from 'better-sqlite3'
+import { Kysely, Migrator, SqliteDialect } from 'kysely'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
 import { MIGRATION_TABLE } from '../../src/db/migrate.js'
+import { migrationsFor } from '../../src/db/migrations/index.js'
 import { open } from '../../src/index.js'
 import { fakeClock } from '../helpers/fake-clock.js'
 import { noNetworkFetch, openTestDb, tempDir } from '../helpers/open-test-db.js'
@@ -80,6 +82,46 @@ describe('open with a database file', () => {
     expect((await third.system.coins.list()).map((coin) => coin.symbol)).toEqual(['ETH'])
     await third.close()
     expect(recorded()).toEqual(['0001-init', '0002-daemon', '0003-auth'])
+  })
+
+  it('opens a current database while another connection holds the write lock', async () => {
+    await (await openFile()).close()
+    const writer = new Database(dbPath)
+    writer.exec('begin immediate')
+    try {
+      // Opening needs no write when nothing is pending: it does not wait for the lock
+      // (which would fail after the 5 s busy timeout).
+      const started = Date.now()
+      const c = await openFile()
+      expect(await c.system.orgs.list()).toEqual([])
+      await c.close()
+      expect(Date.now() - started).toBeLessThan(4000)
+    } finally {
+      writer.exec('rollback')
+      writer.close()
+    }
+  })
+
+  it('applies the migrations that a database of an older cryptorg lacks', async () => {
+    const all = migrationsFor('sqlite')
+    const older = Object.fromEntries(Object.entries(all).slice(0, -1))
+    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new Database(dbPath) }) })
+    const migrator = new Migrator({
+      db,
+      provider: { getMigrations: async () => older },
+      migrationTableName: MIGRATION_TABLE,
+      migrationLockTableName: `${MIGRATION_TABLE}_lock`,
+    })
+    expect((await migrator.migrateToLatest()).error).toBeUndefined()
+    await db.destroy()
+
+    const c = await openFile()
+    await c.auth.bootstrap({ username: 'admin', password: 'a long enough password' })
+    await c.close()
+    const recorded = inspect((raw) =>
+      raw.prepare(`select name from ${MIGRATION_TABLE} order by name`).pluck().all(),
+    )
+    expect(recorded).toEqual(Object.keys(all))
   })
 
   it('puts the database in WAL mode with foreign keys enforced', async () => {
