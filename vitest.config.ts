@@ -9,13 +9,17 @@ const postgresUrl = process.env['CRYPTORG_TEST_PG']
 const runId = (process.env['CRYPTORG_TEST_RUN'] ??= Date.now().toString(36))
 
 /**
- * Test files about SQLite itself (its files, pragmas, locking and the raw file reads that check
- * them), which the Postgres project leaves out; Postgres has its own tests under test/db.
+ * Test files about SQLite itself, which the Postgres project leaves out: its files, pragmas and
+ * lock waits (test/db), and CLI processes sharing one SQLite file (WAL, raw inserts through
+ * better-sqlite3, several daemons on one file). Postgres has its own in test/db/postgres.test.ts
+ * and test/e2e/postgres-cluster.test.ts.
  */
 const SQLITE_ONLY = [
   'test/db/open.test.ts',
   'test/db/storage-errors.test.ts',
   'test/db/write-contention.test.ts',
+  'test/e2e/cli-process.test.ts',
+  'test/e2e/daemon-cluster.test.ts',
 ]
 
 // Said once, however often the file is read.

@@ -17,6 +17,7 @@ import { registerOrgCommands } from './commands/org.js'
 import { registerPriceCommands } from './commands/prices.js'
 import { registerServeCommand } from './commands/serve.js'
 import { registerDbCommands } from './commands/db.js'
+import { packageFile } from './package-root.js'
 import { registerUserCommands } from './commands/users.js'
 import { CliContext, type GlobalFlags } from './context.js'
 import type { CliIo } from './io.js'
@@ -142,6 +143,6 @@ function isPromptCancel(error: unknown): boolean {
 }
 
 function readVersion(): string {
-  const packageJson = new URL('../../package.json', import.meta.url)
+  const packageJson = packageFile('package.json')
   return (JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string }).version
 }

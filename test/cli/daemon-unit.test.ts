@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest'
 
 import { type DaemonUnitResult, INSTALLED_BIN_PATH } from '../../src/cli/commands/daemon-unit.js'
 import { type CliResult, type RunCliOptions, runCli } from '../helpers/cli.js'
+import { assertBuilt, runBin } from '../helpers/process.js'
 
 const TEST_HOME = '/nonexistent-home-for-tests'
 
@@ -51,6 +52,35 @@ describe('daemon unit', () => {
     const repoBin = fileURLToPath(new URL('../../bin/cryptorg.js', import.meta.url))
     expect(INSTALLED_BIN_PATH).toBe(repoBin)
     expect(existsSync(INSTALLED_BIN_PATH)).toBe(true)
+  })
+
+  it('finds it from the bundled binary too, and reads the version there', async () => {
+    assertBuilt()
+    const env = { PATH: process.env['PATH'], HOME: TEST_HOME }
+    const unit = await runBin(['daemon', 'unit', '--db', '/srv/prices.db'], env)
+    const repoBin = fileURLToPath(new URL('../../bin/cryptorg.js', import.meta.url))
+    expect(execStart(unit.stdout)).toBe(
+      `ExecStart=${process.execPath} ${repoBin} daemon --db /srv/prices.db --log-format journal`,
+    )
+    const version = await runBin(['--version'], env)
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/)
+  })
+
+  it('takes a Postgres URL from the EnvironmentFile, not from the unit', async () => {
+    const url = 'postgres://cryptorg:s3cret@db.internal:5432/cryptorg'
+    const { code, stdout, stderr } = await runUnit(['daemon', 'unit', '--db', url])
+    expect(code).toBe(0)
+    expect(execStart(stdout)).toBe(
+      `ExecStart=${process.execPath} ${INSTALLED_BIN_PATH} daemon --log-format journal`,
+    )
+    expect(stdout).not.toContain('s3cret')
+    expect(stdout).not.toContain('ReadWritePaths=')
+    expect(setting(stdout, 'EnvironmentFile')).toBe('/etc/cryptorg/cryptorg.env')
+    expect(stderr).toContain(
+      'Put CRYPTORG_DB=postgres://cryptorg:***@db.internal:5432/cryptorg (with its password) ' +
+        'in /etc/cryptorg/cryptorg.env',
+    )
+    expect(stderr).not.toContain('s3cret')
   })
 
   it('uses --db, given before or after the subcommand, made absolute', async () => {

@@ -372,6 +372,15 @@ describe.skipIf(!systemdAnalyze)('systemd-analyze verify (skipped: systemd not i
     expect(status).toBe(0)
   })
 
+  it.each(['system', 'user'] as const)(
+    'accepts the %s unit of a Postgres installation without a warning',
+    (scope) => {
+      const { status, output } = verify({ ...real(scope), databasePath: null })
+      expect(output).not.toContain('cryptorg.service')
+      expect(status).toBe(0)
+    },
+  )
+
   it('finds node through a quoted path with spaces and percent signs', () => {
     const spaced = join(dir.path, 'node 100% js')
     mkdirSync(spaced)

@@ -13,12 +13,15 @@ import { join } from 'node:path'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 
 import { open } from '../../src/index.js'
+import { testLocation } from '../helpers/backend.js'
 import { bootstrapAdmin } from '../helpers/admin.js'
 import { type MockCoinGecko, startMockCoinGecko } from '../helpers/mock-coingecko.js'
 import { type RunningProcess, assertBuilt, runBin, startBin, waitFor } from '../helpers/process.js'
 
 let directory: string
 let databasePath: string
+/** What the child processes are given: the file, or its schema's URL on the postgres project. */
+let databaseForChildren: string
 let adminToken: string
 let mock: MockCoinGecko
 const started: RunningProcess[] = []
@@ -27,7 +30,7 @@ function environment(): NodeJS.ProcessEnv {
   return {
     PATH: process.env['PATH'],
     HOME: directory,
-    CRYPTORG_DB: databasePath,
+    CRYPTORG_DB: databaseForChildren,
     CRYPTORG_COINGECKO_URL: mock.url,
   }
 }
@@ -74,6 +77,7 @@ beforeAll(assertBuilt)
 beforeEach(async () => {
   directory = mkdtempSync(join(tmpdir(), 'cryptorg-serve-'))
   databasePath = join(directory, 'cryptorg.db')
+  databaseForChildren = await testLocation(databasePath)
   adminToken = await bootstrapAdmin(databasePath)
   mock = await startMockCoinGecko()
 })

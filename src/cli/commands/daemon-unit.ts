@@ -5,7 +5,6 @@
  * @module
  */
 import { isAbsolute, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 
 import type { Command } from 'commander'
 
@@ -27,12 +26,11 @@ import {
 import { CryptorgError } from '../../errors.js'
 import type { CliContext } from '../context.js'
 import type { ActionFactory } from '../main.js'
+import { packageFile } from '../package-root.js'
 import { DATABASE_FILE_NAME, defaultDataDirectory } from '../paths.js'
 
-/** The package's executable: dist/cli/commands/ (or src/cli/commands/) is three levels down. */
-export const INSTALLED_BIN_PATH = fileURLToPath(
-  new URL('../../../bin/cryptorg.js', import.meta.url),
-)
+/** The package's executable, as the unit starts it. */
+export const INSTALLED_BIN_PATH = packageFile('bin/cryptorg.js')
 
 export interface DaemonUnitFlags {
   user?: boolean
