@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 
 import { CryptorgError } from '../errors.js'
 import { type DialectName, listTables } from './dialect.js'
@@ -45,6 +45,7 @@ export async function migrateToLatest(db: Kysely<any>, dialect: DialectName): Pr
   const before = await schemaStatus(db, dialect)
   assertUsable(before)
   if (before.pending.length === 0) return []
+  if (dialect === 'postgres') await assertSchemaSelected(db)
 
   const migrations = migrationsFor(dialect)
   // The write lock of the transaction (BEGIN IMMEDIATE, or the advisory lock on Postgres)
@@ -131,4 +132,20 @@ export async function assertCurrentSchema(db: Kysely<any>, dialect: DialectName)
         'run "cryptorg db migrate" on it',
     )
   }
+}
+
+/**
+ * On Postgres the tables go to the first schema of the search_path that exists. When none
+ * does, say so, rather than Postgres's "no schema has been selected to create in".
+ */
+async function assertSchemaSelected(db: Kysely<any>): Promise<void> {
+  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(
+    db,
+  )
+  if (rows[0]?.schema) return
+  throw new CryptorgError(
+    'ERR_STORAGE',
+    'the connection has no current schema: its search_path names no schema that exists ' +
+      '(create the schema, or fix search_path in the URL options)',
+  )
 }

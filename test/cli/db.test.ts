@@ -6,8 +6,9 @@ import { join } from 'node:path'
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
+import { open } from '../../src/index.js'
 import { TEST_BACKEND, postgresFor } from '../helpers/backend.js'
-import { runCli } from '../helpers/cli.js'
+import { FAST_HASHING, runCli } from '../helpers/cli.js'
 import { tempDir } from '../helpers/open-test-db.js'
 
 let dir: ReturnType<typeof tempDir>
@@ -16,16 +17,23 @@ beforeEach(() => {
 })
 afterEach(() => dir.remove())
 
-const cliEnv = () => ({ CRYPTORG_CONFIG_DIR: join(dir.path, 'config') })
 const file = (name: string) => `sqlite:${join(dir.path, name)}`
 const MIGRATIONS = ['0001-init', '0002-daemon', '0003-auth']
 
-async function initialized(location: string): Promise<void> {
-  const result = await runCli(
-    ['--db', location, 'init', '--username', 'admin', '--password-stdin'],
-    { stdin: 'admin password\n', env: cliEnv() },
-  )
-  expect(result.code).toBe(0)
+/**
+ * An installation with an administrator and an organization, made through the library: the
+ * CLI's own open() would be redirected to a schema on the postgres project, `sqlite:` is not.
+ */
+async function installation(name: string): Promise<string> {
+  const location = file(name)
+  const c = await open({ database: location, passwordHashing: FAST_HASHING })
+  try {
+    await c.auth.bootstrap({ username: 'admin', password: 'admin password' })
+    await c.as(await c.auth.actorFor('admin')).orgs.create('Acme')
+  } finally {
+    await c.close()
+  }
+  return location
 }
 
 describe('db status and db migrate', () => {
@@ -79,10 +87,7 @@ describe('db copy', () => {
   }
 
   it('copies, prints its progress on stderr and the counts on stdout', async () => {
-    const from = file('from.db')
-    await initialized(from)
-    const created = await runCli(['--db', from, 'org', 'create', 'Acme'], { env: cliEnv() })
-    expect(created.code).toBe(0)
+    const from = await installation('from.db')
     const to = await destination('to.db')
     const result = await runCli(['db', 'copy', '--from', from, '--to', to])
     expect(result.code).toBe(0)
@@ -101,17 +106,17 @@ describe('db copy', () => {
   })
 
   it('refuses to copy a database onto itself, or onto one with data', async () => {
-    const from = file('from.db')
-    await initialized(from)
+    const from = await installation('from.db')
     const same = await runCli(['db', 'copy', '--from', from, '--to', from])
     expect(same.code).toBe(2)
     expect(same.stderr).toBe('cryptorg: --from and --to name the same database\n')
 
-    const busy = file('busy.db')
-    await initialized(busy)
+    const busy = await installation('busy.db')
     const onto = await runCli(['db', 'copy', '--from', from, '--to', busy])
     expect(onto.code).toBe(3)
-    expect(onto.stderr).toMatch(/already holds data \(users\); copy into a new, empty database/)
+    expect(onto.stderr).toMatch(
+      /already holds data \(organizations\); copy into a new, empty database/,
+    )
   })
 
   it.each(['0', '3001', 'ten', '1e3'])('refuses --batch-size %s', async (size) => {

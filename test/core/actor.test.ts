@@ -12,8 +12,8 @@ import {
   resolveOrgAccess,
 } from '../../src/core/actor.js'
 import type { Database } from '../../src/db/schema.js'
-import { openSqlite } from '../../src/db/sqlite.js'
 import type { Cryptorg, Organization } from '../../src/index.js'
+import { secondConnection } from '../helpers/backend.js'
 import type { tempDir } from '../helpers/open-test-db.js'
 import { openWithUsers } from '../helpers/users.js'
 
@@ -33,7 +33,7 @@ beforeAll(async () => {
   await opened.as['alice']!.members.add('Acme', 'carol', 'viewer')
   await opened.as['alice']!.members.add('Acme', 'zoe', 'member')
   await opened.as['admin']!.users.deactivate('zoe')
-  db = openSqlite({ path: opened.path })
+  db = await secondConnection(opened.path)
 })
 
 afterAll(async () => {

@@ -205,15 +205,16 @@ describe('auth.login', () => {
     const admin = c.as(await c.auth.actorFor('admin'))
     await admin.users.create({ username: 'carol', password: 'carol password' })
     await admin.users.deactivate('carol')
-    const attempts = [
-      c.auth.login('alice', 'wrong password'),
-      c.auth.login('alice', 'Alice password'),
-      c.auth.login('nobody', 'alice password'),
-      c.auth.login('carol', 'carol password'),
-      c.auth.login('carol', 'wrong password'),
-    ]
-    const errors = []
-    for (const attempt of attempts) errors.push(await refused(attempt))
+    // Handled as soon as they are made: they run in parallel and may fail in any order.
+    const errors = await Promise.all(
+      [
+        c.auth.login('alice', 'wrong password'),
+        c.auth.login('alice', 'Alice password'),
+        c.auth.login('nobody', 'alice password'),
+        c.auth.login('carol', 'carol password'),
+        c.auth.login('carol', 'wrong password'),
+      ].map((attempt) => refused(attempt)),
+    )
     for (const error of errors) {
       expect({ code: error.code, message: error.message, details: error.details }).toEqual({
         code: 'ERR_UNAUTHENTICATED',

@@ -177,7 +177,7 @@ describe.skipIf(!onPostgres)('on Postgres (skipped unless CRYPTORG_TEST_PG is se
     const url = urlForSchema(schema) // never created
     await expect(open({ database: url, fetch: noNetworkFetch })).rejects.toMatchObject({
       code: 'ERR_STORAGE',
-      message: expect.stringMatching(/no current schema/),
+      message: expect.stringMatching(/has no current schema: its search_path names no schema/),
     })
     await ensureSchema(schema)
     await (await open({ database: url, fetch: noNetworkFetch })).close()

@@ -96,4 +96,5 @@ export async function alterBehindTheBack(path: string, statement: string): Promi
 
 /** What each backend says about a table that is gone. */
 export const MISSING_TABLE = (table: string): RegExp =>
-  new RegExp(`no such table: ${table}|relation "${table}" does not exist`)
+  // The quotes may come escaped, as in a JSON log line.
+  new RegExp(`no such table: ${table}|relation \\\\?"${table}\\\\?" does not exist`)
