@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os'
+
 import { defineConfig } from 'vitest/config'
 
 // CI reads the counts from a JSON report (see .ci/run); people get the usual summary.
@@ -36,6 +38,9 @@ export default defineConfig({
   test: {
     testTimeout: 20_000,
     hookTimeout: 20_000,
+    // Much of a test's time is spent waiting on child processes and on the Postgres server,
+    // so one worker more than the cores keeps them busy (vitest's default is one fewer).
+    maxWorkers: Math.max(2, availableParallelism() + 1),
     reporters: reportForCi ? ['default', 'json'] : ['default'],
     ...(reportForCi && { outputFile: { json: '.test-results.json' } }),
     projects: [
