@@ -105,8 +105,10 @@ function describeMs(ms: number): string {
 /**
  * How often the leader renews its lease: a third of the lease's life, so two renewals may fail
  * before a standby takes over. The lease lives at most one interval and standbys look every
- * renewal period, so a takeover comes within about 4/3 of an interval, and the slot it missed
- * gets a catch-up tick.
+ * renewal period, so a takeover comes within four renewal periods: at most 40 s, or 4/3 of
+ * an interval when that is shorter. The new leader ticks the slot current at takeover; with
+ * intervals of 40 s and more that is the slot the old leader missed, below that it may be the
+ * next one (the missed slot stays empty rather than get a later price under its time).
  */
 export function leaseRenewalMs(intervalMs: number): number {
   return Math.min(10_000, Math.max(250, Math.floor(intervalMs / 3)))
