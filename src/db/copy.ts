@@ -80,7 +80,11 @@ export async function copyInstallation(
   await migrateToLatest(to.db, to.dialect.name)
 
   // Kysely<any>: the copy moves rows table by table, whatever their typed shape.
-  return (from.db as Kysely<any>).transaction().execute(async (source) =>
+  let reading = (from.db as Kysely<any>).transaction()
+  // One snapshot for every batch: on Postgres, plain inserts are not held back by the write
+  // lock, and read committed would let later batches see them.
+  if (from.dialect.name === 'postgres') reading = reading.setIsolationLevel('repeatable read')
+  return reading.execute(async (source) =>
     (to.db as Kysely<any>).transaction().execute(async (destination) => {
       await assertEmpty(destination, to.description)
       for (const table of REPLACEABLE) await destination.deleteFrom(table).execute()

@@ -131,6 +131,37 @@ describe(`copyInstallation (SQLite -> ${TEST_BACKEND} -> SQLite)`, () => {
     expect(progress.find((p) => p.table === 'memberships' && p.copied === 6)).toBeDefined()
   })
 
+  // On SQLite the copy holds the write lock, so a writer waits; a writer in this very process
+  // would block the copy (better-sqlite3 waits synchronously). Postgres lets plain inserts in.
+  it.skipIf(TEST_BACKEND !== 'postgres')(
+    'copies one snapshot: a price added while the copy runs stays out of it',
+    async () => {
+      const source = sqliteAt('source.db')
+      await makeSource(source)
+      const middle = await otherBackend('middle.db')
+      await copyInstallation(connectTo(source), connectTo(middle))
+      const writer = await open({ database: middle, fetch: noNetworkFetch })
+      const late: Promise<unknown>[] = []
+      try {
+        await copyInstallation(connectTo(middle), connectTo(sqliteAt('back.db')), {
+          batchSize: 2,
+          onProgress: (p) => {
+            if (p.table === 'organizations' && p.copied === 0) {
+              late.push(writer.system.prices.add({ org: 'Acme', symbol: 'LATE', price: '1' }))
+            }
+          },
+        })
+        await Promise.all(late)
+      } finally {
+        await writer.close()
+      }
+      const copied = await dump(connectTo(sqliteAt('back.db')).db)
+      expect(copied).toEqual(await dump(connectTo(source).db))
+      const prices = (await dump(connectTo(middle).db))['crypto_prices'] as { symbol: string }[]
+      expect(prices.filter((p) => p.symbol === 'LATE')).toHaveLength(1)
+    },
+  )
+
   it('numbers the next new rows after the copied ids', async () => {
     const source = sqliteAt('source.db')
     await makeSource(source)
