@@ -1,5 +1,9 @@
 import type { Command } from 'commander'
 
+import { connect } from '../../db/connect.js'
+import { sameLocation } from '../../db/location.js'
+import { migrateToLatest, schemaStatus } from '../../db/migrate.js'
+import { withStorageErrors } from '../../db/storage-errors.js'
 import { CryptorgError } from '../../errors.js'
 import type { CliContext } from '../context.js'
 import type { ActionFactory } from '../main.js'
@@ -34,9 +38,6 @@ export function registerDbCommands(program: Command, action: ActionFactory): voi
 }
 
 export async function dbStatusRun(ctx: CliContext): Promise<void> {
-  const { connect } = await import('../../db/connect.js')
-  const { schemaStatus } = await import('../../db/migrate.js')
-  const { withStorageErrors } = await import('../../db/storage-errors.js')
   const opened = connect(ctx.databaseLocation(), ctx.connectOptions())
   try {
     const status = await withStorageErrors(`could not read ${opened.description}`, () =>
@@ -69,9 +70,6 @@ export async function dbStatusRun(ctx: CliContext): Promise<void> {
 }
 
 export async function dbMigrateRun(ctx: CliContext): Promise<void> {
-  const { connect } = await import('../../db/connect.js')
-  const { migrateToLatest } = await import('../../db/migrate.js')
-  const { withStorageErrors } = await import('../../db/storage-errors.js')
   const opened = connect(ctx.databaseLocation(), ctx.connectOptions())
   try {
     const applied = await withStorageErrors(`could not migrate ${opened.description}`, () =>
@@ -94,9 +92,8 @@ export async function dbCopyRun(
   ctx: CliContext,
   flags: { from?: string; to: string; batchSize: string },
 ): Promise<void> {
-  const { connect } = await import('../../db/connect.js')
+  // Loaded here: only this command copies.
   const { copyInstallation } = await import('../../db/copy.js')
-  const { sameLocation } = await import('../../db/location.js')
   const batchSize = parseBatchSize(flags.batchSize)
   const from =
     flags.from === undefined ? ctx.databaseLocation() : ctx.resolveLocation(flags.from, '--from')
@@ -109,7 +106,6 @@ export async function dbCopyRun(
   const destination = connect(to, ctx.connectOptions())
   const progress = new ProgressLine(ctx.io.stderr)
   try {
-    const { withStorageErrors } = await import('../../db/storage-errors.js')
     const result = await withStorageErrors('could not copy', () =>
       copyInstallation(source, destination, {
         batchSize,
