@@ -40,6 +40,10 @@ const HASH_PATTERN = /^scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([\w-]{16,}
 /** Checks a new password against the length rules without ever echoing it. */
 export function checkNewPassword(password: unknown, field = 'password'): string {
   if (typeof password !== 'string') throw validationError(field, `${field} must be a string`)
+  // See verifyPassword: a NUL would make several passwords equal.
+  if (password.includes('\u0000')) {
+    throw validationError(field, `${field} must not contain the NUL character`)
+  }
   const length = [...password].length
   if (length < PASSWORD_MIN_LENGTH) {
     throw validationError(field, `${field} must be at least ${PASSWORD_MIN_LENGTH} characters`)
@@ -106,7 +110,12 @@ export async function verifyPassword(
   const actual = await derive(password, Buffer.from(parsed[4] as string, 'base64url'), hashing, {
     keyBytes: expected.length,
   })
-  const ok = actual.length === expected.length && timingSafeEqual(actual, expected)
+  // scrypt keys its HMAC with the password padded with zero bytes, so "pw" and "pw\0" derive
+  // the same key: a password holding NUL never matches (none can be set, see checkNewPassword).
+  const ok =
+    !password.includes('\u0000') &&
+    actual.length === expected.length &&
+    timingSafeEqual(actual, expected)
   const weaker = hashing.logN < current.logN || hashing.r < current.r || hashing.p < current.p
   return { ok, needsRehash: weaker }
 }

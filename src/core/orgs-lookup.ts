@@ -9,7 +9,7 @@ import type { Kysely } from 'kysely'
 import type { Database, OrganizationTable } from '../db/schema.js'
 import { CryptorgError, validationError } from '../errors.js'
 import { quoteInput } from './money.js'
-import { isUuid, orgNameKey, requireString } from './validate.js'
+import { CONTROL_CHARACTERS, isUuid, orgNameKey, requireString } from './validate.js'
 
 /** Which column a reference is looked up in, and with what value. */
 export function orgLookup(ref: string): {
@@ -19,6 +19,10 @@ export function orgLookup(ref: string): {
 } {
   const trimmed = requireString(ref, 'org').trim()
   if (trimmed === '') throw validationError('org', 'organization must be given as an id or a name')
+  // No name holds one, and Postgres refuses a NUL in any text: say so instead of a 500.
+  if (CONTROL_CHARACTERS.test(trimmed) || /\p{Cs}/u.test(trimmed)) {
+    throw validationError('org', 'organization must not contain control characters')
+  }
   return isUuid(trimmed)
     ? { trimmed, column: 'id', value: trimmed.toLowerCase() }
     : { trimmed, column: 'name_key', value: orgNameKey(trimmed.normalize('NFC')) }

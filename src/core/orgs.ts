@@ -17,7 +17,7 @@ import { recordAudit } from './audit.js'
 import { parseRole } from './members.js'
 import type { CoreContext } from './context.js'
 import { formatTimestamp } from './time.js'
-import { normalizeOrgName, orgNameKey, requireObject } from './validate.js'
+import { CONTROL_CHARACTERS, normalizeOrgName, orgNameKey, requireObject } from './validate.js'
 
 export { findOrgRow } from './orgs-lookup.js'
 
@@ -214,6 +214,10 @@ function searchKey(value: unknown): string {
   if (typeof value !== 'string') throw validationError('search', 'search must be a string')
   if ([...value].length > 200)
     throw validationError('search', 'search must be at most 200 characters')
+  // No name holds one (see normalizeOrgName), and Postgres refuses a NUL in any text.
+  if (CONTROL_CHARACTERS.test(value) || /\p{Cs}/u.test(value)) {
+    throw validationError('search', 'search must not contain control characters')
+  }
   return orgNameKey(value.normalize('NFC'))
 }
 

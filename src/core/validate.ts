@@ -11,7 +11,7 @@ export const ORG_NAME_MAX_LENGTH = 255
 export const SYMBOL_PATTERN = /^[A-Z0-9]{1,10}$/
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 // Control characters and line or paragraph separators would break tables and log lines.
-const CONTROL_CHARACTERS = /[\p{Cc}\p{Zl}\p{Zp}]/u
+export const CONTROL_CHARACTERS = /[\p{Cc}\p{Zl}\p{Zp}]/u
 // Names made only of spaces and invisible format characters (such as U+200B) look empty.
 const INVISIBLE_ONLY = /^[\p{Z}\p{Cf}\s]*$/u
 const COIN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,99}$/

@@ -84,6 +84,13 @@ describe('verifyPassword', () => {
     }
   })
 
+  it('refuses the password followed by NUL characters, which scrypt pads into the same key', async () => {
+    const hash = await hashPassword('correct horse', FAST)
+    for (const padded of ['correct horse\u0000', 'correct horse\u0000\u0000']) {
+      expect((await verifyPassword(padded, hash, FAST)).ok).toBe(false)
+    }
+  })
+
   it('compares Unicode passwords in NFC, so composed and decomposed forms match', async () => {
     const hash = await hashPassword('caf\u00e9 au lait', FAST)
     expect((await verifyPassword('cafe\u0301 au lait', hash, FAST)).ok).toBe(true)
@@ -180,6 +187,14 @@ describe('checkNewPassword', () => {
       '  spaces kept  ',
     ]) {
       expect(checkNewPassword(password)).toBe(password)
+    }
+  })
+
+  it('refuses a NUL character anywhere, without echoing the password', () => {
+    for (const password of ['long enough\u0000', '\u0000long enough', 'long\u0000enough']) {
+      expect(() => checkNewPassword(password)).toThrow(
+        'password must not contain the NUL character',
+      )
     }
   })
 

@@ -259,3 +259,22 @@ describe('orgs.delete', () => {
     await expect(c.system.orgs.create('ACME')).resolves.toMatchObject({ name: 'ACME' })
   })
 })
+
+describe('organization references with control characters', () => {
+  it.each(['a\u0000b', '\u0000', 'Ac\nme'])(
+    'refuse %j as ERR_VALIDATION on any backend',
+    async (ref) => {
+      const c = await openTestDb()
+      try {
+        await c.system.orgs.create('Acme')
+        await expect(c.system.orgs.get(ref)).rejects.toMatchObject({
+          code: 'ERR_VALIDATION',
+          message: 'organization must not contain control characters',
+        })
+        await expect(c.system.prices.latest(ref)).rejects.toMatchObject({ code: 'ERR_VALIDATION' })
+      } finally {
+        await c.close()
+      }
+    },
+  )
+})

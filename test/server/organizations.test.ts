@@ -115,6 +115,15 @@ describe('list', () => {
     expect(Object.keys(response.json)).toEqual(['ordering'])
   })
 
+  it.each(['%00', 'a%00b', '%0A', '%1F'])(
+    'answers 400 naming search for a control character (%s) on either backend',
+    async (search) => {
+      const response = await api('GET', `/api/organizations/?search=${search}`, { token: alice })
+      expect(response.status).toBe(400)
+      expect(response.json).toEqual({ search: ['search must not contain control characters'] })
+    },
+  )
+
   it('answers 400 naming search for a search longer than 200 characters', async () => {
     const response = await api('GET', `/api/organizations/?search=${'a'.repeat(201)}`, {
       token: alice,

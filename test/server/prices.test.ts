@@ -70,6 +70,20 @@ describe('the seed examples', () => {
     expect(noSlash.json).toEqual([btc, eth])
   })
 
+  it.each(['a%00b', '%00', 'Acme%0A'])(
+    'answers 400, not 500, for an organization reference with a control character (%s)',
+    async (ref) => {
+      for (const path of [
+        `/api/crypto-prices/latest/?org_id=${ref}`,
+        `/api/crypto-prices/?org_id=${ref}`,
+      ]) {
+        const response = await api('GET', path, { token: alice })
+        expect(response.status).toBe(400)
+        expect(Object.keys(response.json)).toEqual(['org_id'])
+      }
+    },
+  )
+
   it('latest is an empty array for an organization without prices', async () => {
     const response = await api('GET', `/api/crypto-prices/latest/?org_id=${orgId}`, {
       token: alice,
