@@ -12,6 +12,7 @@
 set -euo pipefail
 
 PORT="${CRYPTORG_TEST_PG_PORT:-54329}"
+MARKER=.cryptorg-test-postgres
 
 find_bin() {
   local dir
@@ -39,9 +40,16 @@ start() {
   data="$(mktemp -d /tmp/cryptorg-test-pg.XXXXXX)"
   if [ "$(id -u)" -eq 0 ]; then chown postgres: "$data"; fi
   as_owner "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-  as_owner "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start -o \
+  # Marks the folder as this script's, so that "stop" never removes anything else.
+  touch "$data/$MARKER"
+  if ! as_owner "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start -o \
     "-c listen_addresses=127.0.0.1 -p $PORT -k $data -c fsync=off -c synchronous_commit=off \
-     -c full_page_writes=off -c max_connections=200" >/dev/null
+     -c full_page_writes=off -c max_connections=200" >/dev/null; then
+    echo "PostgreSQL did not start on 127.0.0.1:$PORT (port in use? set CRYPTORG_TEST_PG_PORT):" >&2
+    tail -n 5 "$data/server.log" >&2 || true
+    rm -rf "$data"
+    exit 1
+  fi
   "$bin/psql" -h 127.0.0.1 -p "$PORT" -U postgres -q -c 'create database cryptorg_test' >/dev/null
   echo "export CRYPTORG_TEST_PGDATA=$data"
   echo "export CRYPTORG_TEST_PG=postgres://postgres@127.0.0.1:$PORT/cryptorg_test"
@@ -50,8 +58,8 @@ start() {
 stop() {
   local bin data="${CRYPTORG_TEST_PGDATA:-}"
   bin="$(find_bin)"
-  if [ -z "$data" ] || [ ! -d "$data" ]; then
-    echo "CRYPTORG_TEST_PGDATA names no server directory" >&2
+  if [ -z "$data" ] || [ ! -f "$data/$MARKER" ] || [ ! -f "$data/PG_VERSION" ]; then
+    echo "CRYPTORG_TEST_PGDATA names no server this script started; nothing removed" >&2
     exit 1
   fi
   as_owner "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null || true

@@ -27,7 +27,7 @@ import { type UserService, createUserService } from './core/users.js'
 import { type Poller, createPoller } from './daemon/poller.js'
 import { openDatabase } from './db/connect.js'
 import { parseDatabaseLocation } from './db/location.js'
-import type { PostgresOptions } from './db/postgres.js'
+import { type PostgresOptions, checkPostgresOptions } from './db/postgres.js'
 import { guardStorage } from './db/storage-errors.js'
 import {
   type Clock,
@@ -191,33 +191,4 @@ export async function open(options: OpenOptions): Promise<Cryptorg> {
     close,
     [Symbol.asyncDispose]: close,
   })
-}
-
-function checkPostgresOptions(options: PostgresOptions | undefined): PostgresOptions | undefined {
-  if (options === undefined) return undefined
-  if (typeof options !== 'object' || options === null) {
-    throw validationError('postgres', 'postgres options must be an object')
-  }
-  const { poolSize, statementTimeoutMs, connectTimeoutMs } = options
-  if (
-    poolSize !== undefined &&
-    !(Number.isInteger(poolSize) && poolSize >= 1 && poolSize <= 1000)
-  ) {
-    throw validationError(
-      'postgres.poolSize',
-      'postgres pool size must be a whole number from 1 to 1000',
-    )
-  }
-  for (const [field, value] of [
-    ['statementTimeoutMs', statementTimeoutMs],
-    ['connectTimeoutMs', connectTimeoutMs],
-  ] as const) {
-    if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= 86_400_000)) {
-      throw validationError(
-        `postgres.${field}`,
-        `postgres ${field} must be whole milliseconds from 0 to 86400000`,
-      )
-    }
-  }
-  return options
 }

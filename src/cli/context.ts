@@ -31,6 +31,9 @@ export interface OpenCliOptions {
   logger?: Logger
 }
 
+/** The longest statement timeout accepted, as open() accepts it. */
+const MAX_STATEMENT_TIMEOUT_MS = 86_400_000
+
 export class CliContext {
   readonly output: Output
   private opened: Cryptorg | undefined
@@ -95,7 +98,15 @@ export class CliContext {
     }
     const timeout = env['CRYPTORG_DB_STATEMENT_TIMEOUT']?.trim()
     if (timeout) {
-      options.statementTimeoutMs = parseDuration(timeout, 'CRYPTORG_DB_STATEMENT_TIMEOUT')
+      // 0 turns the timeout off, as in Postgres's own setting.
+      const ms = timeout === '0' ? 0 : parseDuration(timeout, 'CRYPTORG_DB_STATEMENT_TIMEOUT')
+      if (ms > MAX_STATEMENT_TIMEOUT_MS) {
+        throw new CryptorgError(
+          'ERR_USAGE',
+          `CRYPTORG_DB_STATEMENT_TIMEOUT must be at most 1d (or 0 for none), got ${JSON.stringify(timeout)}`,
+        )
+      }
+      options.statementTimeoutMs = ms
     }
     return options
   }
@@ -137,7 +148,7 @@ export class CliContext {
    */
   credentialTarget(): string {
     const location = this.databaseLocation()
-    if (location.kind === 'postgres') return location.display
+    if (location.kind === 'postgres') return postgresTarget(location.url)
     const path = location.path
     try {
       return realpathSync(path)
@@ -185,4 +196,18 @@ function authOptionsFromEnv(
     ...(access !== undefined && { accessTtlSeconds: access }),
     ...(refresh !== undefined && { refreshTtlSeconds: refresh }),
   }
+}
+
+/**
+ * One key per Postgres database and schema however its URL is spelled (postgres: or
+ * postgresql:, with or without the default port, options encoded either way), without the
+ * password. Host names are kept as written: localhost and 127.0.0.1 stay two keys.
+ */
+function postgresTarget(url: string): string {
+  const parsed = new URL(url)
+  const user = parsed.username === '' ? '' : `${decodeURIComponent(parsed.username)}@`
+  const options = parsed.searchParams.get('options')
+  const host = parsed.hostname || (parsed.searchParams.get('host') ?? '')
+  const query = options ? `?options=${options.trim().replace(/\s+/g, ' ')}` : ''
+  return `postgres://${user}${host.toLowerCase()}:${parsed.port || '5432'}${parsed.pathname}${query}`
 }

@@ -245,7 +245,9 @@ function processSettings(unit: CheckedUnit, identity: readonly string[]): string
     '# leader lease and exits 0, well within TimeoutStopSec.',
     'KillSignal=SIGTERM',
     'TimeoutStopSec=30',
-    '# The database and its WAL files are readable by the service user only.',
+    unit.databasePath === null
+      ? '# Whatever the service writes is readable by the service user only.'
+      : '# The database and its WAL files are readable by the service user only.',
     'UMask=0077',
   ]
 }

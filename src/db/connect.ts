@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { existsSync } from 'node:fs'
+
 import type { Kysely } from 'kysely'
 
 import type { Logger } from '../deps.js'
@@ -14,7 +16,7 @@ import { type PostgresOptions, openPostgres } from './postgres.js'
 import type { Database } from './schema.js'
 import { openSqlite } from './sqlite.js'
 import { storageError } from './storage-errors.js'
-import { isCryptorgError } from '../errors.js'
+import { CryptorgError, isCryptorgError } from '../errors.js'
 
 export interface OpenedDatabase {
   readonly db: Kysely<Database>
@@ -28,12 +30,17 @@ export interface ConnectOptions {
   logger?: Logger
   /** Apply pending migrations (the default) or leave the schema as it is. */
   migrate?: boolean
+  /** Refuse a SQLite file that does not exist yet instead of creating it. */
+  mustExist?: boolean
 }
 
 /** Opens without migrating; the caller checks or migrates the schema itself. */
 export function connect(location: DatabaseLocation, options: ConnectOptions = {}): OpenedDatabase {
   const description = describeLocation(location)
   if (location.kind === 'sqlite') {
+    if (options.mustExist && location.path !== ':memory:' && !existsSync(location.path)) {
+      throw new CryptorgError('ERR_NOT_FOUND', `no database at ${location.path}`)
+    }
     return { db: openSqlite({ path: location.path }), dialect: dialectFor('sqlite'), description }
   }
   const db = openPostgres(location.url, options.postgres, options.logger)

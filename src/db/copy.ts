@@ -9,6 +9,8 @@
  *
  * @module
  */
+import { realpathSync } from 'node:fs'
+
 import { type Kysely, sql } from 'kysely'
 
 import { CryptorgError } from '../errors.js'
@@ -77,6 +79,16 @@ export async function copyInstallation(
     throw new CryptorgError('ERR_VALIDATION', 'batch size must be a whole number from 1 to 3000')
   }
   await assertCurrentSchema(from.db, from.dialect.name)
+  if (from.dialect.name === to.dialect.name) {
+    const [source, destination] = await Promise.all([identify(from), identify(to)])
+    // Copying a database into itself would wait on its own write lock, then fail.
+    if (source === destination) {
+      throw new CryptorgError(
+        'ERR_VALIDATION',
+        'the source and the destination are the same database',
+      )
+    }
+  }
   await migrateToLatest(to.db, to.dialect.name)
 
   // Kysely<any>: the copy moves rows table by table, whatever their typed shape.
@@ -191,4 +203,32 @@ async function moveIdentityPast(db: Kysely<any>, table: string): Promise<void> {
       (select max(id) from ${sql.table(table)}) is not null
     )
   `.execute(db)
+}
+
+/**
+ * What tells two databases apart whatever the spelling of their locations: the file SQLite
+ * has open, or Postgres's server (its start time), database and schema.
+ */
+async function identify(opened: OpenedDatabase): Promise<string> {
+  if (opened.dialect.name === 'sqlite') {
+    const { rows } = await sql<{ file: string }>`
+      select file from pragma_database_list where name = 'main'
+    `.execute(opened.db)
+    const file = rows[0]?.file ?? ''
+    // An in-memory database has no file: each one is its own.
+    return file === '' ? `memory:${Math.random()}` : `sqlite:${realpathOrSelf(file)}`
+  }
+  const { rows } = await sql<{ id: string }>`
+    select concat_ws('/', pg_postmaster_start_time()::text, current_database(), current_schema())
+      as id
+  `.execute(opened.db)
+  return `postgres:${rows[0]?.id ?? ''}`
+}
+
+function realpathOrSelf(path: string): string {
+  try {
+    return realpathSync(path)
+  } catch {
+    return path
+  }
 }

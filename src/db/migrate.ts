@@ -43,7 +43,7 @@ export interface SchemaStatus {
 // Kysely<any>: migrations describe past schemas, so they must not be typed by the current one.
 export async function migrateToLatest(db: Kysely<any>, dialect: DialectName): Promise<string[]> {
   const before = await schemaStatus(db, dialect)
-  assertUsable(before)
+  assertMigratable(before)
   if (before.pending.length === 0) return []
   if (dialect === 'postgres') await assertSchemaSelected(db)
 
@@ -53,7 +53,7 @@ export async function migrateToLatest(db: Kysely<any>, dialect: DialectName): Pr
   return db.transaction().execute(async (trx) => {
     await ensureMigrationTable(trx)
     const now = await schemaStatus(trx, dialect)
-    assertUsable(now)
+    assertMigratable(now)
     for (const name of now.pending) {
       const migration = migrations[name]
       if (!migration) continue
@@ -93,7 +93,8 @@ export async function schemaStatus(db: Kysely<any>, dialect: DialectName): Promi
   }
 }
 
-function assertUsable(status: SchemaStatus): void {
+/** Refuses a database that `migrateToLatest` would refuse (another program's, or newer). */
+export function assertMigratable(status: SchemaStatus): void {
   if (status.foreign) {
     // Adding our tables to another program's database would mix two programs' data.
     throw new CryptorgError(
@@ -124,7 +125,7 @@ async function ensureMigrationTable(db: Kysely<any>): Promise<void> {
 /** Refuses to go on unless the schema is exactly what this build expects. */
 export async function assertCurrentSchema(db: Kysely<any>, dialect: DialectName): Promise<void> {
   const status = await schemaStatus(db, dialect)
-  assertUsable(status)
+  assertMigratable(status)
   if (status.pending.length > 0) {
     throw new CryptorgError(
       'ERR_STORAGE',
@@ -138,7 +139,7 @@ export async function assertCurrentSchema(db: Kysely<any>, dialect: DialectName)
  * On Postgres the tables go to the first schema of the search_path that exists. When none
  * does, say so, rather than Postgres's "no schema has been selected to create in".
  */
-async function assertSchemaSelected(db: Kysely<any>): Promise<void> {
+export async function assertSchemaSelected(db: Kysely<any>): Promise<void> {
   const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(
     db,
   )

@@ -17,6 +17,7 @@ import {
 import pg from 'pg'
 
 import type { Logger } from '../deps.js'
+import { validationError } from '../errors.js'
 import type { Database } from './schema.js'
 
 /** Connections kept by one process. A CLI command uses one; `serve` uses several. */
@@ -69,11 +70,13 @@ export function openPostgres(
   options: PostgresOptions = {},
   logger?: Logger,
 ): Kysely<Database> {
+  checkPostgresOptions(options)
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? DEFAULT_POOL_SIZE,
     statement_timeout: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
-    connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    connectionTimeoutMillis:
+      options.connectTimeoutMs ?? urlConnectTimeoutMs(url) ?? DEFAULT_CONNECT_TIMEOUT_MS,
     application_name: 'cryptorg',
     types: typeParsers,
     ...(options.ssl !== undefined && { ssl: options.ssl }),
@@ -110,3 +113,45 @@ class LockingPostgresDialect extends PostgresDialect {
 
 export const WRITE_LOCK_SQL =
   "select pg_advisory_xact_lock(hashtext('cryptorg:' || current_schema()))"
+
+/**
+ * libpq's `connect_timeout` (seconds) in the URL, which `pg` reads but does not act on. Zero
+ * means no limit there, as here.
+ */
+function urlConnectTimeoutMs(url: string): number | undefined {
+  const text = new URL(url).searchParams.get('connect_timeout')
+  if (text === null || !/^\d{1,6}$/.test(text.trim())) return undefined
+  return Number(text.trim()) * 1000
+}
+
+/** Checks the options a caller gives, naming the one that is wrong. */
+export function checkPostgresOptions(
+  options: PostgresOptions | undefined,
+): PostgresOptions | undefined {
+  if (options === undefined) return undefined
+  if (typeof options !== 'object' || options === null) {
+    throw validationError('postgres', 'postgres options must be an object')
+  }
+  const { poolSize, statementTimeoutMs, connectTimeoutMs } = options
+  if (
+    poolSize !== undefined &&
+    !(Number.isInteger(poolSize) && poolSize >= 1 && poolSize <= 1000)
+  ) {
+    throw validationError(
+      'postgres.poolSize',
+      'postgres pool size must be a whole number from 1 to 1000',
+    )
+  }
+  for (const [field, value] of [
+    ['statementTimeoutMs', statementTimeoutMs],
+    ['connectTimeoutMs', connectTimeoutMs],
+  ] as const) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= 86_400_000)) {
+      throw validationError(
+        `postgres.${field}`,
+        `postgres ${field} must be whole milliseconds from 0 to 86400000`,
+      )
+    }
+  }
+  return options
+}

@@ -8,8 +8,16 @@ import { CryptorgError, isCryptorgError } from '../errors.js'
 
 /** Wraps a driver error as `ERR_STORAGE`, keeping the driver's short explanation. */
 export function storageError(context: string, error: unknown): CryptorgError {
+  return new CryptorgError('ERR_STORAGE', `${context}: ${explain(error)}`, { cause: error })
+}
+
+/** The driver's words, or ours where its are about its insides rather than the fix. */
+function explain(error: unknown): string {
   const reason = error instanceof Error ? error.message : String(error)
-  return new CryptorgError('ERR_STORAGE', `${context}: ${reason}`, { cause: error })
+  if (/client password must be a string/.test(reason)) {
+    return 'the server asks for a password and none was given (put it in the URL or PGPASSWORD)'
+  }
+  return reason
 }
 
 /** True for an error raised by the database driver rather than by our own code. */
@@ -29,6 +37,8 @@ export function isDriverError(error: unknown): boolean {
   }
   // Reaching the server failed (refused, unknown host, reset), or the pool gave up waiting.
   if (typeof syscall === 'string' && typeof code === 'string') return true
+  // TLS refused the server's certificate or the handshake.
+  if (typeof code === 'string' && /CERT|SSL|TLS/.test(code)) return true
   return POOL_FAILURES.some((pattern) => pattern.test(error.message))
 }
 
@@ -37,6 +47,10 @@ const POOL_FAILURES = [
   /^timeout exceeded when trying to connect$/,
   /^Connection terminated/,
   /^Client has encountered a connection error/,
+  // Signing in: SCRAM steps (such as no password given) and TLS asked of a server without it.
+  /^SASL: /,
+  /does not support SSL connections/,
+  /self[- ]signed certificate/,
 ]
 
 type AnyFunction = (...args: never[]) => unknown

@@ -83,6 +83,26 @@ describe('daemon unit', () => {
     expect(stderr).not.toContain('s3cret')
   })
 
+  it.each(['mysql://x/y', 'postgres://x:pw@h', 'postgres://x@/db?host=/run/postgresql'])(
+    'refuses --db %s as other commands do, before printing any unit',
+    async (db) => {
+      const { code, stdout, stderr } = await runUnit(['daemon', 'unit', '--db', db])
+      expect(code).toBe(2)
+      expect(stdout).toBe('')
+      expect(stderr).toMatch(/^cryptorg: --db /)
+      expect(stderr).not.toContain('pw')
+    },
+  )
+
+  it('gives the EnvironmentFile line in --json for a Postgres database', async () => {
+    const url = 'postgres://cryptorg:s3cret@db.internal:5432/cryptorg'
+    const { code, stdout } = await runUnit(['daemon', 'unit', '--db', url, '--json'])
+    expect(code).toBe(0)
+    expect(JSON.parse(stdout).environment_file_line).toBe(
+      'CRYPTORG_DB=postgres://cryptorg:***@db.internal:5432/cryptorg',
+    )
+  })
+
   it('uses --db, given before or after the subcommand, made absolute', async () => {
     const after = await runUnit(['daemon', 'unit', '--db', '/srv/prices.db'])
     const before = await runUnit(['--db', 'relative/prices.db', 'daemon', 'unit'])

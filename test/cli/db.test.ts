@@ -2,7 +2,10 @@
  * `cryptorg db status | migrate | copy`. The copy's own guarantees are tested in
  * test/db/copy.test.ts; here, what the operator sees.
  */
+import { existsSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
+
+import Database from 'better-sqlite3'
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
@@ -39,6 +42,8 @@ async function installation(name: string): Promise<string> {
 describe('db status and db migrate', () => {
   it('lists pending migrations without applying them, then applies them once', async () => {
     const db = file('fresh.db')
+    // An empty file, as a new SQLite database is (status never creates one).
+    new Database(db.slice('sqlite:'.length)).close()
     const before = await runCli(['--db', db, 'db', 'status', '--json'])
     expect(before.code).toBe(0)
     expect(JSON.parse(before.stdout)).toMatchObject({
@@ -123,5 +128,102 @@ describe('db copy', () => {
     const result = await runCli(['db', 'copy', '--to', file('x.db'), '--batch-size', size])
     expect(result.code).toBe(2)
     expect(result.stderr).toMatch(/--batch-size must be a whole number from 1 to 3000/)
+  })
+})
+
+describe('db commands never create or mistake a database', () => {
+  it('db status names a missing file instead of creating it', async () => {
+    const missing = join(dir.path, 'typo.db')
+    const result = await runCli(['--db', missing, 'db', 'status'])
+    expect(result.code).toBe(3)
+    expect(result.stderr).toBe(`cryptorg: no database at ${missing}\n`)
+    expect(existsSync(missing)).toBe(false)
+  })
+
+  it("db status refuses what db migrate refuses: another application's tables", async () => {
+    const foreign = join(dir.path, 'foreign.db')
+    const raw = new Database(foreign)
+    raw.exec('create table invoices (id integer primary key)')
+    raw.close()
+    const result = await runCli(['--db', foreign, 'db', 'status'])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/holds tables of another application/)
+  })
+
+  it('db copy from a missing source creates neither the source nor the destination', async () => {
+    const to = join(dir.path, 'to.db')
+    const result = await runCli(['db', 'copy', '--from', join(dir.path, 'typo.db'), '--to', to])
+    expect(result.code).toBe(3)
+    expect(existsSync(join(dir.path, 'typo.db'))).toBe(false)
+    expect(existsSync(to)).toBe(false)
+  })
+
+  it('db copy names the side it cannot reach', async () => {
+    const from = await installation('from.db')
+    const result = await runCli([
+      'db',
+      'copy',
+      '--from',
+      from,
+      '--to',
+      'postgres://cryptorg:pa55-w0rd-x@127.0.0.1:9/cryptorg',
+    ])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(
+      /^cryptorg: could not reach the destination postgres:\/\/cryptorg:\*\*\*@127\.0\.0\.1:9\/cryptorg: .*ECONNREFUSED/,
+    )
+    expect(result.stderr).not.toContain('pa55-w0rd-x')
+  })
+
+  it('db copy sees the same file through another spelling or a symbolic link', async () => {
+    const from = await installation('from.db')
+    const path = from.slice('sqlite:'.length)
+    const dotted = await runCli([
+      'db',
+      'copy',
+      '--from',
+      from,
+      '--to',
+      join(dir.path, '.', 'x', '..', 'from.db'),
+    ])
+    expect(dotted.code).toBe(2)
+    expect(dotted.stderr).toBe('cryptorg: --from and --to name the same database\n')
+    symlinkSync(path, join(dir.path, 'link.db'))
+    const linked = await runCli(['db', 'copy', '--from', from, '--to', join(dir.path, 'link.db')])
+    expect(linked.code).toBe(2)
+    expect(linked.stderr).toBe('cryptorg: the source and the destination are the same database\n')
+  })
+
+  it.skipIf(TEST_BACKEND !== 'postgres')(
+    'db copy sees the same Postgres schema through another spelling of its URL',
+    async () => {
+      const url = await postgresFor(join(dir.path, 'pg.db'))
+      const from = await installation('from.db')
+      expect((await runCli(['db', 'copy', '--from', from, '--to', url])).code).toBe(0)
+      // The same schema named as Postgres also reads it, which the URLs alone do not show.
+      const other = new URL(url)
+      const schema = (other.searchParams.get('options') ?? '').replace(/^-c search_path=/, '')
+      other.searchParams.set('options', `--search_path=${schema}`)
+      const result = await runCli(['db', 'copy', '--from', url, '--to', other.href])
+      expect(result.code).toBe(2)
+      expect(result.stderr).toBe('cryptorg: the source and the destination are the same database\n')
+    },
+  )
+})
+
+describe('Postgres settings from the environment', () => {
+  it('takes 0 as no statement timeout and refuses more than a day, naming the variable', async () => {
+    const db = file('fresh.db')
+    const none = await runCli(['--db', db, 'db', 'migrate'], {
+      env: { CRYPTORG_DB_STATEMENT_TIMEOUT: '0' },
+    })
+    expect(none.code).toBe(0)
+    const long = await runCli(['--db', db, 'db', 'status'], {
+      env: { CRYPTORG_DB_STATEMENT_TIMEOUT: '2d' },
+    })
+    expect(long.code).toBe(2)
+    expect(long.stderr).toBe(
+      'cryptorg: CRYPTORG_DB_STATEMENT_TIMEOUT must be at most 1d (or 0 for none), got "2d"\n',
+    )
   })
 })

@@ -86,3 +86,54 @@ describe('storage errors', () => {
     expect(isDriverError(new Error('plain'))).toBe(false)
   })
 })
+
+describe('Postgres and connection failures', () => {
+  const withCode = (message: string, fields: Record<string, unknown>) =>
+    Object.assign(new Error(message), fields)
+
+  it.each([
+    [
+      'a server error with a SQLSTATE',
+      withCode('relation "x" does not exist', { code: '42P01', severity: 'ERROR' }),
+    ],
+    [
+      'a refused connection',
+      withCode('connect ECONNREFUSED 127.0.0.1:9', { code: 'ECONNREFUSED', syscall: 'connect' }),
+    ],
+    [
+      'an untrusted certificate',
+      withCode('self-signed certificate', { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }),
+    ],
+    [
+      'a wrong host name in the certificate',
+      withCode('Hostname/IP does not match', { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }),
+    ],
+    [
+      'no password for SCRAM',
+      new Error('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string'),
+    ],
+    ['TLS asked of a server without it', new Error('The server does not support SSL connections')],
+    ['a pool that gave up', new Error('timeout exceeded when trying to connect')],
+  ])('counts %s as a storage failure, not a bug', (_what, error) => {
+    expect(isDriverError(error)).toBe(true)
+  })
+
+  it('leaves plain errors and our own bugs alone', () => {
+    expect(isDriverError(withCode('oops', { code: 'ERR_SOMETHING' }))).toBe(false)
+    expect(isDriverError(new TypeError('x is not a function'))).toBe(false)
+  })
+
+  it('says what to do when the server wants a password and none was given', async () => {
+    const guarded = guardStorage({
+      run: async () => {
+        throw new Error('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string')
+      },
+    })
+    await expect(guarded.run()).rejects.toMatchObject({
+      code: 'ERR_STORAGE',
+      message:
+        'database error: the server asks for a password and none was given ' +
+        '(put it in the URL or PGPASSWORD)',
+    })
+  })
+})

@@ -8,8 +8,6 @@ import { isAbsolute, join, resolve } from 'node:path'
 
 import type { Command } from 'commander'
 
-import { isPostgresUrl } from '../../db/location.js'
-
 import { parsePruneAge } from '../../core/prices.js'
 import { parseDuration } from '../../core/time.js'
 import { validateInterval } from '../../daemon/loop.js'
@@ -54,6 +52,8 @@ export interface DaemonUnitResult {
   unit: string
   /** Where the unit is usually installed. */
   path_hint: string
+  /** For a Postgres database: the line its EnvironmentFile needs (password masked). */
+  environment_file_line?: string
 }
 
 export function registerDaemonUnitCommand(daemon: Command, action: ActionFactory): void {
@@ -128,6 +128,9 @@ export async function daemonUnitRun(ctx: CliContext, opts: DaemonUnitRunOptions)
   const result: DaemonUnitResult = {
     unit: renderDaemonUnit(options),
     path_hint: unitPathHint(ctx, scope),
+    ...(options.databasePath === null && {
+      environment_file_line: `CRYPTORG_DB=${ctx.databaseDescription()}`,
+    }),
   }
 
   if (ctx.output.json) return ctx.output.printJson(result)
@@ -135,7 +138,7 @@ export async function daemonUnitRun(ctx: CliContext, opts: DaemonUnitRunOptions)
   for (const warning of daemonUnitWarnings(options)) ctx.output.note(`warning: ${warning}`)
   if (options.databasePath === null) {
     ctx.output.note(
-      `Put CRYPTORG_DB=${ctx.databaseDescription()} (with its password) in ` +
+      `Put ${result.environment_file_line} (with its password) in ` +
         `${options.envFile ?? 'the environment file'}, readable by the service user only`,
     )
   }
@@ -167,20 +170,21 @@ function daemonArgs(opts: DaemonUnitFlags): string[] {
 /** `--db`, then `CRYPTORG_DB`, then a default that suits the scope; never created here. */
 function unitDatabasePath(ctx: CliContext, scope: 'system' | 'user'): string | null {
   const chosen = ctx.flags.db ?? ctx.io.env['CRYPTORG_DB']
-  // The URL may hold a password: it goes in the EnvironmentFile, not in the unit.
-  if (chosen !== undefined && isPostgresUrl(chosen)) return null
   if (chosen === undefined) {
     if (scope === 'system') return DEFAULT_SYSTEM_DATABASE
     const directory = defaultDataDirectory(ctx.io.env, ctx.io.homedir, ctx.io.platform)
     return join(directory, DATABASE_FILE_NAME)
   }
-  if (chosen.trim() === '' || chosen === ':memory:') {
+  if (chosen.trim() === '' || chosen.trim() === ':memory:') {
     throw new CryptorgError(
       'ERR_USAGE',
       `a service needs a database file, got ${JSON.stringify(chosen)} (--db or CRYPTORG_DB)`,
     )
   }
-  return isAbsolute(chosen) ? chosen : resolve(chosen)
+  // Checked as every other command checks it, before anything is printed.
+  const location = ctx.resolveLocation(chosen, ctx.flags.db !== undefined ? '--db' : 'CRYPTORG_DB')
+  // The URL may hold a password: it goes in the EnvironmentFile, not in the unit.
+  return location.kind === 'postgres' ? null : location.path
 }
 
 function resolveFlag(path: string): string {

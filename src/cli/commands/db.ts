@@ -1,8 +1,14 @@
 import type { Command } from 'commander'
+import { sql } from 'kysely'
 
 import { connect } from '../../db/connect.js'
 import { sameLocation } from '../../db/location.js'
-import { migrateToLatest, schemaStatus } from '../../db/migrate.js'
+import {
+  assertMigratable,
+  assertSchemaSelected,
+  migrateToLatest,
+  schemaStatus,
+} from '../../db/migrate.js'
 import { withStorageErrors } from '../../db/storage-errors.js'
 import { CryptorgError } from '../../errors.js'
 import type { CliContext } from '../context.js'
@@ -38,11 +44,17 @@ export function registerDbCommands(program: Command, action: ActionFactory): voi
 }
 
 export async function dbStatusRun(ctx: CliContext): Promise<void> {
-  const opened = connect(ctx.databaseLocation(), ctx.connectOptions())
+  const opened = connect(ctx.databaseLocation(), { ...ctx.connectOptions(), mustExist: true })
   try {
-    const status = await withStorageErrors(`could not read ${opened.description}`, () =>
-      schemaStatus(opened.db, opened.dialect.name),
-    )
+    const status = await withStorageErrors(`could not read ${opened.description}`, async () => {
+      const found = await schemaStatus(opened.db, opened.dialect.name)
+      // The same refusals as `db migrate`, rather than migrations it would not apply.
+      assertMigratable(found)
+      if (found.pending.length > 0 && opened.dialect.name === 'postgres') {
+        await assertSchemaSelected(opened.db)
+      }
+      return found
+    })
     const result = {
       backend: opened.dialect.name,
       database: opened.description,
@@ -102,12 +114,22 @@ export async function dbCopyRun(
     throw new CryptorgError('ERR_USAGE', '--from and --to name the same database')
   }
 
-  const source = connect(from, ctx.connectOptions())
-  const destination = connect(to, ctx.connectOptions())
+  // The source must exist (a typo must not create a file); it is reached before the
+  // destination is touched, so a dead source leaves no empty destination file behind.
+  const source = connect(from, { ...ctx.connectOptions(), mustExist: true })
+  let destination: ReturnType<typeof connect> | undefined
   const progress = new ProgressLine(ctx.io.stderr)
   try {
+    await withStorageErrors(`could not reach the source ${source.description}`, () =>
+      sql`select 1`.execute(source.db),
+    )
+    destination = connect(to, ctx.connectOptions())
+    const target = destination
+    await withStorageErrors(`could not reach the destination ${target.description}`, () =>
+      sql`select 1`.execute(target.db),
+    )
     const result = await withStorageErrors('could not copy', () =>
-      copyInstallation(source, destination, {
+      copyInstallation(source, target, {
         batchSize,
         onProgress: (p) => progress.update(p.table, p.copied, p.total),
       }),
@@ -116,7 +138,7 @@ export async function dbCopyRun(
     if (ctx.output.json) {
       return ctx.output.printJson({
         from: source.description,
-        to: destination.description,
+        to: target.description,
         ...result,
       })
     }
@@ -125,14 +147,14 @@ export async function dbCopyRun(
       result.tables.map((t) => [t.table, String(t.source), String(t.destination)]),
     )
     ctx.output.printLine(
-      `Copied ${result.rows} rows from ${source.description} to ${destination.description}; ` +
+      `Copied ${result.rows} rows from ${source.description} to ${target.description}; ` +
         'row counts match',
     )
   } catch (error) {
     progress.abandon()
     throw error
   } finally {
-    await Promise.allSettled([source.db.destroy(), destination.db.destroy()])
+    await Promise.allSettled([source.db.destroy(), destination?.db.destroy()])
   }
 }
 
