@@ -7,6 +7,7 @@
  */
 import type { Kysely } from 'kysely'
 
+import { prepared, slot } from '../db/prepared.js'
 import type { Database, OrganizationTable, Role, UserTable } from '../db/schema.js'
 import { CryptorgError } from '../errors.js'
 import { quoteInput } from './money.js'
@@ -104,22 +105,7 @@ export async function resolveOrgAccess(
     throw error
   }
   const { trimmed, column, value } = lookup
-  const found = await db
-    .selectFrom('users as u')
-    .leftJoin('organizations as o', (join) => join.on(`o.${column}`, '=', value))
-    .leftJoin('memberships as m', (join) =>
-      join.onRef('m.org_id', '=', 'o.id').onRef('m.user_id', '=', 'u.id'),
-    )
-    .selectAll('o')
-    .select([
-      'u.id as user_id',
-      'u.username as user_username',
-      'u.is_admin as user_is_admin',
-      'u.is_active as user_is_active',
-      'm.role',
-    ])
-    .where('u.id', '=', actor.id)
-    .executeTakeFirst()
+  const [found] = await ORG_ACCESS[column](db, [value, actor.id])
   if (!found) throw userGone()
   const { user_id, user_username, user_is_admin, user_is_active, role, ...row } = found
   const user = { id: user_id, username: user_username, is_admin: user_is_admin }
@@ -128,6 +114,33 @@ export async function resolveOrgAccess(
   if (row.id === null || (role === null && !access.unrestricted)) throw orgNotFound(trimmed)
   return { access, org: { row: row as OrganizationTable, role } }
 }
+
+/**
+ * The user, the organization found by `column` and the user's membership in it, in one query:
+ * it runs on every price read, so it is prepared (see src/db/prepared.ts).
+ */
+function orgAccessQuery(column: 'id' | 'name_key') {
+  const [ref, user] = [slot('org ref'), slot('user id')]
+  return prepared([ref, user], (db) =>
+    db
+      .selectFrom('users as u')
+      .leftJoin('organizations as o', (join) => join.on(`o.${column}`, '=', ref))
+      .leftJoin('memberships as m', (join) =>
+        join.onRef('m.org_id', '=', 'o.id').onRef('m.user_id', '=', 'u.id'),
+      )
+      .selectAll('o')
+      .select([
+        'u.id as user_id',
+        'u.username as user_username',
+        'u.is_admin as user_is_admin',
+        'u.is_active as user_is_active',
+        'm.role',
+      ])
+      .where('u.id', '=', user),
+  )
+}
+
+const ORG_ACCESS = { id: orgAccessQuery('id'), name_key: orgAccessQuery('name_key') }
 
 /** An organization together with the actor's role in it (null for admins who are not members). */
 export interface VisibleOrg {

@@ -26,6 +26,7 @@ import {
   verifyToken,
 } from '../auth/tokens.js'
 import { encodeTimestamp } from '../db/dialect.js'
+import { prepared, slot } from '../db/prepared.js'
 import type { Database } from '../db/schema.js'
 import { CryptorgError, validationError } from '../errors.js'
 import { type UserActor, SYSTEM } from './actor.js'
@@ -140,6 +141,22 @@ export function checkAuthOptions(options: AuthOptions = {}): Required<
   }
 }
 
+const [SESSION_ID, SESSION_USER] = [slot('session id'), slot('session user')]
+
+/**
+ * A session and its user, looked up on every authenticated request: prepared once (see
+ * src/db/prepared.ts) rather than built and compiled each time.
+ */
+const OPEN_SESSION = prepared([SESSION_ID, SESSION_USER], (db) =>
+  db
+    .selectFrom('auth_sessions as s')
+    .innerJoin('users as u', 'u.id', 's.user_id')
+    .selectAll('u')
+    .select(['s.refresh_jti', 's.revoked_at', 's.revoked_reason', 's.expires_at'])
+    .where('s.id', '=', SESSION_ID)
+    .where('s.user_id', '=', SESSION_USER),
+)
+
 export function createAuthService(
   context: CoreContext,
   options: ReturnType<typeof checkAuthOptions> & { hashing: PasswordHashing },
@@ -189,14 +206,7 @@ export function createAuthService(
 
   /** The session and user a token names, if the session is still open and the user active. */
   const openSession = async (claims: TokenClaims) => {
-    const row = await db
-      .selectFrom('auth_sessions as s')
-      .innerJoin('users as u', 'u.id', 's.user_id')
-      .selectAll('u')
-      .select(['s.refresh_jti', 's.revoked_at', 's.revoked_reason', 's.expires_at'])
-      .where('s.id', '=', claims.sid)
-      .where('s.user_id', '=', claims.sub)
-      .executeTakeFirst()
+    const [row] = await OPEN_SESSION(db, [claims.sid, claims.sub])
     if (!row) throw unauthenticated('session', 'this session does not exist')
     if (row.revoked_at !== null) {
       throw unauthenticated(
