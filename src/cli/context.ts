@@ -11,7 +11,7 @@ import { realpathSync } from 'node:fs'
 import type { CoinGeckoOptions } from '../coingecko/client.js'
 import type { Logger } from '../deps.js'
 import { type DatabaseLocation, describeLocation, parseDatabaseLocation } from '../db/location.js'
-import type { PostgresOptions } from '../db/postgres.js'
+import { MAX_TIMEOUT_MS, type PostgresOptions } from '../db/postgres.js'
 import { CryptorgError } from '../errors.js'
 import { type Cryptorg, type OpenOptions, type Workspace, open } from '../open.js'
 import { parseDuration } from '../core/time.js'
@@ -30,9 +30,6 @@ export interface OpenCliOptions {
   coingecko?: CoinGeckoOptions
   logger?: Logger
 }
-
-/** The longest statement timeout accepted, as open() accepts it. */
-const MAX_STATEMENT_TIMEOUT_MS = 86_400_000
 
 export class CliContext {
   readonly output: Output
@@ -100,7 +97,7 @@ export class CliContext {
     if (timeout) {
       // 0 turns the timeout off, as in Postgres's own setting.
       const ms = timeout === '0' ? 0 : parseDuration(timeout, 'CRYPTORG_DB_STATEMENT_TIMEOUT')
-      if (ms > MAX_STATEMENT_TIMEOUT_MS) {
+      if (ms > MAX_TIMEOUT_MS) {
         throw new CryptorgError(
           'ERR_USAGE',
           `CRYPTORG_DB_STATEMENT_TIMEOUT must be at most 1d (or 0 for none), got ${JSON.stringify(timeout)}`,

@@ -42,10 +42,8 @@ export interface SchemaStatus {
  */
 // Kysely<any>: migrations describe past schemas, so they must not be typed by the current one.
 export async function migrateToLatest(db: Kysely<any>, dialect: DialectName): Promise<string[]> {
-  const before = await schemaStatus(db, dialect)
-  assertMigratable(before)
+  const before = await readMigratableStatus(db, dialect)
   if (before.pending.length === 0) return []
-  if (dialect === 'postgres') await assertSchemaSelected(db)
 
   const migrations = migrationsFor(dialect)
   // The write lock of the transaction (BEGIN IMMEDIATE, or the advisory lock on Postgres)
@@ -93,8 +91,22 @@ export async function schemaStatus(db: Kysely<any>, dialect: DialectName): Promi
   }
 }
 
-/** Refuses a database that `migrateToLatest` would refuse (another program's, or newer). */
-export function assertMigratable(status: SchemaStatus): void {
+/**
+ * Where the schema stands, refusing what {@link migrateToLatest} would refuse: another
+ * program's tables, a newer cryptorg's migrations, or (with migrations pending on Postgres) a
+ * search_path naming no schema to create them in. `db status` shows the same refusals.
+ */
+export async function readMigratableStatus(
+  db: Kysely<any>,
+  dialect: DialectName,
+): Promise<SchemaStatus> {
+  const status = await schemaStatus(db, dialect)
+  assertMigratable(status)
+  if (status.pending.length > 0 && dialect === 'postgres') await assertSchemaSelected(db)
+  return status
+}
+
+function assertMigratable(status: SchemaStatus): void {
   if (status.foreign) {
     // Adding our tables to another program's database would mix two programs' data.
     throw new CryptorgError(
@@ -139,7 +151,7 @@ export async function assertCurrentSchema(db: Kysely<any>, dialect: DialectName)
  * On Postgres the tables go to the first schema of the search_path that exists. When none
  * does, say so, rather than Postgres's "no schema has been selected to create in".
  */
-export async function assertSchemaSelected(db: Kysely<any>): Promise<void> {
+async function assertSchemaSelected(db: Kysely<any>): Promise<void> {
   const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(
     db,
   )

@@ -14,7 +14,9 @@ import {
   PostgresDialect,
   type TransactionSettings,
 } from 'kysely'
-import pg from 'pg'
+import { createRequire } from 'node:module'
+
+import type Pg from 'pg'
 
 import type { Logger } from '../deps.js'
 import { validationError } from '../errors.js'
@@ -24,6 +26,8 @@ import type { Database } from './schema.js'
 export const DEFAULT_POOL_SIZE = 10
 /** A statement running longer than this is cancelled by the server. */
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
+/** The longest statement or connect timeout accepted: a day. */
+export const MAX_TIMEOUT_MS = 86_400_000
 /** How long to wait for a connection (to a server that is down, or a full pool). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
 
@@ -45,7 +49,17 @@ export interface PostgresOptions {
 const INT8_OID = 20
 const TIMESTAMPTZ_OID = 1184
 
-const defaultTimestampParser = pg.types.getTypeParser(TIMESTAMPTZ_OID, 'text')
+let driver: typeof Pg | undefined
+
+/**
+ * `pg`, loaded on first use: a SQLite installation, and every CLI start-up, never pays for
+ * compiling it. It is CommonJS, so require() loads it synchronously, and the CLI bundle leaves
+ * it in node_modules.
+ */
+function loadPg(): typeof Pg {
+  driver ??= createRequire(import.meta.url)('pg') as typeof Pg
+  return driver
+}
 
 /**
  * How values come back: the same JavaScript values as from SQLite. Counts and generated ids
@@ -56,12 +70,13 @@ export const typeParsers = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if (oid === INT8_OID) return (text: string) => Number(text)
     if (oid === TIMESTAMPTZ_OID) {
+      const defaultTimestampParser = loadPg().types.getTypeParser(TIMESTAMPTZ_OID, 'text')
       return (text: string) => {
         const parsed = defaultTimestampParser(text) as unknown
         return parsed instanceof Date ? parsed.toISOString() : parsed
       }
     }
-    return pg.types.getTypeParser(oid, format ?? 'text')
+    return loadPg().types.getTypeParser(oid, format ?? 'text')
   },
 }
 
@@ -71,7 +86,7 @@ export function openPostgres(
   logger?: Logger,
 ): Kysely<Database> {
   checkPostgresOptions(options)
-  const pool = new pg.Pool({
+  const pool = new (loadPg().Pool)({
     connectionString: url,
     max: options.poolSize ?? DEFAULT_POOL_SIZE,
     statement_timeout: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
@@ -146,10 +161,13 @@ export function checkPostgresOptions(
     ['statementTimeoutMs', statementTimeoutMs],
     ['connectTimeoutMs', connectTimeoutMs],
   ] as const) {
-    if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= 86_400_000)) {
+    if (
+      value !== undefined &&
+      !(Number.isInteger(value) && value >= 0 && value <= MAX_TIMEOUT_MS)
+    ) {
       throw validationError(
         `postgres.${field}`,
-        `postgres ${field} must be whole milliseconds from 0 to 86400000`,
+        `postgres ${field} must be whole milliseconds from 0 to ${MAX_TIMEOUT_MS}`,
       )
     }
   }

@@ -3,12 +3,7 @@ import { sql } from 'kysely'
 
 import { connect } from '../../db/connect.js'
 import { sameLocation } from '../../db/location.js'
-import {
-  assertMigratable,
-  assertSchemaSelected,
-  migrateToLatest,
-  schemaStatus,
-} from '../../db/migrate.js'
+import { migrateToLatest, readMigratableStatus } from '../../db/migrate.js'
 import { withStorageErrors } from '../../db/storage-errors.js'
 import { CryptorgError } from '../../errors.js'
 import type { CliContext } from '../context.js'
@@ -46,15 +41,10 @@ export function registerDbCommands(program: Command, action: ActionFactory): voi
 export async function dbStatusRun(ctx: CliContext): Promise<void> {
   const opened = connect(ctx.databaseLocation(), { ...ctx.connectOptions(), mustExist: true })
   try {
-    const status = await withStorageErrors(`could not read ${opened.description}`, async () => {
-      const found = await schemaStatus(opened.db, opened.dialect.name)
-      // The same refusals as `db migrate`, rather than migrations it would not apply.
-      assertMigratable(found)
-      if (found.pending.length > 0 && opened.dialect.name === 'postgres') {
-        await assertSchemaSelected(opened.db)
-      }
-      return found
-    })
+    // The same refusals as `db migrate`, rather than a list of migrations it would not apply.
+    const status = await withStorageErrors(`could not read ${opened.description}`, () =>
+      readMigratableStatus(opened.db, opened.dialect.name),
+    )
     const result = {
       backend: opened.dialect.name,
       database: opened.description,
