@@ -5,11 +5,15 @@
 // rewrites about 5,000 index pages, see bench/README.md), so 1,000 ticks take minutes. The
 // database file lives on tmpfs (/dev/shm) when there is one: that makes the ticks cheaper and
 // changes nothing in the figure, since a file's pages are not part of the process's RSS.
+// The process runs with the node flags of the systemd unit `cryptorg daemon unit` generates,
+// since that is how the daemon is meant to run for months.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 
 import { copyDatabase, orgsDatabase } from '../lib/dataset.js'
+import { DIST } from '../lib/paths.js'
 import { nextMessage, startWorker, stop } from '../lib/proc.js'
 import { round } from '../lib/stats.js'
 
@@ -32,12 +36,16 @@ export async function run({ log, remainingMs = MAX_DEADLINE_MS }) {
   )
   const { child: mock, ready } = await startWorker('mock-coingecko.js')
   let result
+  let nodeFlags
   try {
     const path = copyDatabase(base.path, join(tmp, 'daemon.db'))
+    // The node flags the generated systemd unit starts the daemon with (src/daemon/unit.ts).
+    const { DAEMON_NODE_FLAGS } = await import(pathToFileURL(join(DIST, 'daemon', 'unit.js')).href)
+    nodeFlags = [...DAEMON_NODE_FLAGS]
     const { child } = await startWorker(
       'daemon-memory.js',
       [path, ready.url, String(TICKS), String(EARLY), String(deadlineMs)],
-      { waitReady: false, execArgv: ['--expose-gc'] },
+      { waitReady: false, execArgv: ['--expose-gc', ...nodeFlags] },
     )
     result = await nextMessage(child, 'result', deadlineMs + 30_000)
     await stop(child)
@@ -78,6 +86,7 @@ export async function run({ log, remainingMs = MAX_DEADLINE_MS }) {
         after_last: late,
         rss_every_100_ticks_without_gc: progress,
         gc_before_reading: true,
+        node_flags: nodeFlags,
         runs: 1,
       },
     },

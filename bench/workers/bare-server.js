@@ -3,6 +3,8 @@
 // in BENCH_BODY). No routing, no authentication, no database. Sends `{ type: 'ready', url }`.
 import { createServer } from 'node:http'
 
+import { serveOnLoopback } from '../lib/loopback-server.js'
+
 const body = JSON.parse(process.env.BENCH_BODY ?? '[]')
 const server = createServer((request, response) => {
   const text = JSON.stringify(body)
@@ -12,13 +14,4 @@ const server = createServer((request, response) => {
   })
   response.end(text)
 })
-server.listen(0, '127.0.0.1', () => {
-  process.send({ type: 'ready', url: `http://127.0.0.1:${server.address().port}` })
-})
-const shutdown = () => {
-  server.closeAllConnections()
-  server.close(() => process.exit(0))
-}
-process.on('SIGTERM', shutdown)
-process.on('SIGINT', shutdown)
-process.on('disconnect', shutdown)
+serveOnLoopback(server)

@@ -4,6 +4,9 @@
 // Started with --expose-gc: the heap is collected before each reading, so that the figures say
 // what the process keeps, not when V8 last happened to collect. Sends `{ type: 'result',
 // after: {10: {...}, 1000: {...}} }`.
+import { readFileSync } from 'node:fs'
+import { getHeapSpaceStatistics } from 'node:v8'
+
 import { importLibrary } from '../lib/paths.js'
 import { failWorker } from '../lib/proc.js'
 
@@ -12,6 +15,18 @@ const ticks = Number(ticksText)
 const early = Number(earlyText)
 // Wall-clock bound: past it the run stops where it is and says how far it got.
 const deadline = Date.now() + Number(deadlineText)
+
+/** Where the resident pages are (Linux only): anonymous memory, mapped files, shared memory. */
+function residentKinds() {
+  try {
+    const text = readFileSync('/proc/self/smaps_rollup', 'utf8')
+    const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN)
+    const mb = (value) => Math.round((value / 1024) * 10) / 10
+    return { anonymous_mb: mb(kb('Anonymous')), file_mb: mb(kb('Rss') - kb('Anonymous')) }
+  } catch {
+    return {}
+  }
+}
 
 function reading() {
   global.gc?.()
@@ -24,6 +39,10 @@ function reading() {
     heap_total_mb: mb(heapTotal),
     external_mb: mb(external),
     array_buffers_mb: mb(arrayBuffers),
+    ...residentKinds(),
+    heap_spaces_committed_mb: Object.fromEntries(
+      getHeapSpaceStatistics().map((space) => [space.space_name, mb(space.physical_space_size)]),
+    ),
   }
 }
 
@@ -61,6 +80,8 @@ try {
       if (succeeded > 0 && succeeded % 100 === 0 && !after[`at${succeeded}`]) {
         after[`at${succeeded}`] = {
           rss_mb: Math.round(process.memoryUsage.rss() / 104857.6) / 10,
+          heap_total_mb: Math.round(process.memoryUsage().heapTotal / 104857.6) / 10,
+          ...residentKinds(),
           at_s: Math.round((Date.now() - begun) / 100) / 10,
         }
       }

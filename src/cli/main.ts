@@ -46,7 +46,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       await body(context, ...([...positional, options] as never))
     }
 
-  const { program, failedCommand } = buildProgram(io, action)
+  const { program, failedCommand } = buildProgram(io, action, argv)
   try {
     await program.parseAsync([...argv], { from: 'user' })
     return 0
@@ -67,9 +67,23 @@ export async function main(argv: readonly string[]): Promise<number> {
   return run(argv, createProcessIo())
 }
 
+/** Each registers one or more top-level commands, in the order help lists them. */
+const COMMAND_GROUPS: readonly ((program: Command, action: ActionFactory) => unknown)[] = [
+  registerAuthCommands,
+  registerOrgCommands,
+  registerPriceCommands,
+  registerCoinCommands,
+  registerUserCommands,
+  registerAuditCommand,
+  registerDaemonCommand,
+  registerServeCommand,
+  registerDbCommands,
+]
+
 function buildProgram(
   io: CliIo,
   action: ActionFactory,
+  argv: readonly string[],
 ): { program: Command; failedCommand: () => Command | undefined } {
   const program = new Command('cryptorg')
     .description('Track cryptocurrency prices for many organizations')
@@ -82,15 +96,13 @@ function buildProgram(
     .option('--verbose', 'print debug logs and stack traces')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
 
-  registerAuthCommands(program, action)
-  registerOrgCommands(program, action)
-  registerPriceCommands(program, action)
-  registerCoinCommands(program, action)
-  registerUserCommands(program, action)
-  registerAuditCommand(program, action)
-  registerDaemonCommand(program, action)
-  registerServeCommand(program, action)
-  registerDbCommands(program, action)
+  // Registering every command is a few ms of each run's start-up. `cryptorg <command> ...`
+  // stops once its own command exists; help, typos and anything unusual get them all.
+  const wanted = requestedCommand(program, argv)
+  for (const register of COMMAND_GROUPS) {
+    register(program, action)
+    if (wanted !== undefined && program.commands.some((c) => names(c).includes(wanted))) break
+  }
 
   // Applies to every subcommand: usage errors come back as CommanderError instead of exiting.
   let failed: Command | undefined
@@ -109,6 +121,26 @@ function buildProgram(
   }
   configure(program)
   return { program, failedCommand: () => failed }
+}
+
+const names = (command: Command) => [command.name(), ...command.aliases()]
+
+/**
+ * The top-level command `argv` asks for, when that is plain: the first word that is neither a
+ * global option nor its value. Undefined for anything else (an unknown or bundled flag, `--`,
+ * no command at all), which commander will then parse with every command in place.
+ */
+export function requestedCommand(program: Command, argv: readonly string[]): string | undefined {
+  for (let index = 0; index < argv.length; index++) {
+    const word = argv[index] as string
+    if (!word.startsWith('-')) return word
+    const flag = word.split('=', 1)[0]
+    const option = program.options.find((o) => o.long === flag || o.short === flag)
+    if (option === undefined || option.optional) return undefined
+    // `--db PATH` takes the next word; `--db=PATH` does not.
+    if (option.required && !word.includes('=')) index++
+  }
+  return undefined
 }
 
 function commanderExitCode(

@@ -19,7 +19,11 @@ export function createProcessIo(): CliIo {
   return {
     stdout: process.stdout,
     stderr: process.stderr,
-    stdin: process.stdin,
+    // A getter: process.stdin builds a stream (and loads its modules) on first access, a cost
+    // only the commands that ask a question should pay.
+    get stdin() {
+      return process.stdin
+    },
     env: process.env,
     homedir: homedir(),
     platform: process.platform,

@@ -92,8 +92,14 @@ export function dialectFor(name: DialectName): Dialect {
 // Kysely<any>: called before migrations, when the tables may not match the current schema.
 export async function listTables(db: Kysely<any>, dialect: DialectName): Promise<string[]> {
   if (dialect === 'sqlite') {
-    const tables = await db.introspection.getTables({ withInternalKyselyTables: true })
-    return tables.map((table) => table.name)
+    // Names only, as kysely's introspector lists them; it would also read every table's columns
+    // (a query per open of every command, for nothing).
+    const { rows } = await sql<{ name: string }>`
+      select name from sqlite_master
+      where type in ('table', 'view') and substr(name, 1, 7) <> 'sqlite_'
+      order by name
+    `.execute(db)
+    return rows.map((row) => row.name)
   }
   // pg_catalog rather than information_schema: its views are slow on a busy catalogue.
   const { rows } = await sql<{ name: string }>`

@@ -5,7 +5,8 @@
  * @module
  */
 import { existsSync, statSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 
 import SqliteDatabase from 'better-sqlite3'
 import {
@@ -38,7 +39,8 @@ export function openSqlite(options: OpenSqliteOptions): Kysely<Database> {
 
   let connection: SqliteDatabase.Database
   try {
-    connection = new SqliteDatabase(path)
+    const nativeBinding = compiledAddon()
+    connection = new SqliteDatabase(path, nativeBinding === undefined ? {} : { nativeBinding })
     // WAL lets the daemon write while CLI readers keep reading; NORMAL sync is durable in WAL
     // mode except for the last transactions before a power cut.
     if (!inMemory) connection.pragma('journal_mode = WAL')
@@ -52,6 +54,34 @@ export function openSqlite(options: OpenSqliteOptions): Kysely<Database> {
   return new Kysely<Database>({
     dialect: new ImmediateSqliteDialect({ database: withStatementCache(connection) }),
   })
+}
+
+let addon: string | null | undefined
+
+/**
+ * better-sqlite3's compiled addon, named to it directly. Left to itself, it finds the file with
+ * the `bindings` package, which tries folder after folder and throws at each miss: 1.6 ms of every
+ * command's start-up, and no answer at all from inside the CLI's bundle, whose own folder is not
+ * better-sqlite3's. Undefined (the package's own search) when the addon is in neither folder a
+ * build puts it in.
+ */
+function compiledAddon(): string | undefined {
+  if (addon === undefined) {
+    addon = null
+    try {
+      const root = dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json'))
+      for (const build of ['Release', 'Debug']) {
+        const candidate = join(root, 'build', build, 'better_sqlite3.node')
+        if (existsSync(candidate)) {
+          addon = candidate
+          break
+        }
+      }
+    } catch {
+      // Not resolvable from here: better-sqlite3 searches on its own.
+    }
+  }
+  return addon ?? undefined
 }
 
 /** Distinct statements kept prepared; cryptorg's own queries number a few dozen. */

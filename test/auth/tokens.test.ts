@@ -7,8 +7,11 @@ import { SignJWT, decodeJwt, decodeProtectedHeader, generateKeyPair } from 'jose
 import { describe, expect, it } from 'vitest'
 
 import {
+  CHECKED_TOKENS_LIMIT,
   CLOCK_TOLERANCE_SECONDS,
   type TokenType,
+  checkedTokenCount,
+  isCheckedToken,
   peekExpiry,
   signToken,
   verifyToken,
@@ -63,6 +66,17 @@ async function refusal(
   }
   return error
 }
+
+/** An access token that becomes valid (nbf) an hour after NOW and expires an hour later. */
+const validInAnHour = (secret: Uint8Array) =>
+  new SignJWT({ token_type: 'access', sid: SID })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(SUB)
+    .setJti('j')
+    .setIssuedAt(NOW_S)
+    .setNotBefore(NOW_S + 3600)
+    .setExpirationTime(NOW_S + 7200)
+    .sign(secret)
 
 /** A token with the usual subject, id and 5-minute lifetime, and the given claims and header. */
 function forge(
@@ -309,14 +323,7 @@ describe('verifyToken: refused tokens', () => {
   })
 
   it('refuses a token that only becomes valid later (nbf) beyond the tolerance', async () => {
-    const token = await new SignJWT({ token_type: 'access', sid: SID })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(SUB)
-      .setJti('j')
-      .setIssuedAt(NOW_S)
-      .setNotBefore(NOW_S + 3600)
-      .setExpirationTime(NOW_S + 7200)
-      .sign(SECRET)
+    const token = await validInAnHour(SECRET)
     expect(await refusal(token)).toMatchObject({ details: { reason: 'claims' } })
   })
 
@@ -346,6 +353,81 @@ describe('verifyToken: refused tokens', () => {
       })
     },
   )
+})
+
+describe('verifyToken: tokens checked before', () => {
+  // Each test has a secret of its own, so the remembered tokens of one cannot help another.
+  const freshSecret = () => new Uint8Array(randomBytes(32))
+  const signWith = (secret: Uint8Array, tokenType: TokenType = 'access') =>
+    signToken(secret, { sub: SUB, sid: SID, tokenType, now: NOW, ttlSeconds: 300 })
+
+  it('remembers a token once its signature passed, and only then', async () => {
+    const secret = freshSecret()
+    const token = await signWith(secret)
+    await refusal(flip(token, token.lastIndexOf('.') + 5), 'access', NOW, secret)
+    expect(checkedTokenCount(secret)).toBe(0)
+    const first = await verifyToken(secret, token, 'access', NOW)
+    expect(checkedTokenCount(secret)).toBe(1)
+    expect(isCheckedToken(secret, token)).toBe(true)
+    // Surrounding white space is the same token.
+    expect(await verifyToken(secret, `  ${token} `, 'access', at(10))).toEqual(first)
+    expect(checkedTokenCount(secret)).toBe(1)
+  })
+
+  it('still expires a remembered token, with the same error as a new one', async () => {
+    const secret = freshSecret()
+    const token = await signWith(secret)
+    await verifyToken(secret, token, 'access', NOW)
+    await expect(verifyToken(secret, token, 'access', at(329.999))).resolves.toBeDefined()
+    expect(await refusal(token, 'access', at(330), secret)).toMatchObject({
+      message: 'access token has expired',
+      details: { reason: 'expired' },
+    })
+    expect(checkedTokenCount(secret)).toBe(0)
+  })
+
+  it('still refuses a remembered token before its nbf', async () => {
+    const secret = freshSecret()
+    const token = await validInAnHour(secret)
+    await expect(verifyToken(secret, token, 'access', at(3600))).resolves.toBeDefined()
+    expect(
+      await refusal(token, 'access', at(3600 - CLOCK_TOLERANCE_SECONDS - 1), secret),
+    ).toMatchObject({ details: { reason: 'claims' } })
+  })
+
+  it('still checks the type of a remembered token', async () => {
+    const secret = freshSecret()
+    const token = await signWith(secret, 'refresh')
+    await verifyToken(secret, token, 'refresh', NOW)
+    expect(await refusal(token, 'access', NOW, secret)).toMatchObject({
+      details: { reason: 'wrong_type' },
+    })
+  })
+
+  it('does not let a token checked under one secret pass under another', async () => {
+    const secret = freshSecret()
+    const token = await signWith(secret)
+    await verifyToken(secret, token, 'access', NOW)
+    expect(await refusal(token, 'access', NOW, freshSecret())).toMatchObject({
+      details: { reason: 'signature' },
+    })
+  })
+
+  it(`keeps at most ${CHECKED_TOKENS_LIMIT} tokens per secret, dropping the oldest`, async () => {
+    const secret = freshSecret()
+    const tokens: string[] = []
+    for (let i = 0; i <= CHECKED_TOKENS_LIMIT; i++) {
+      tokens.push(await signWith(secret))
+      await verifyToken(secret, tokens[i]!, 'access', NOW)
+    }
+    expect(checkedTokenCount(secret)).toBe(CHECKED_TOKENS_LIMIT)
+    expect(isCheckedToken(secret, tokens[0]!)).toBe(false)
+    expect(isCheckedToken(secret, tokens[1]!)).toBe(true)
+    expect(isCheckedToken(secret, tokens[CHECKED_TOKENS_LIMIT]!)).toBe(true)
+    // A dropped token is simply checked again.
+    await expect(verifyToken(secret, tokens[0]!, 'access', NOW)).resolves.toBeDefined()
+    expect(isCheckedToken(secret, tokens[1]!)).toBe(false)
+  })
 })
 
 describe('peekExpiry', () => {

@@ -38,7 +38,7 @@ describe('daemon unit', () => {
 
     expect(code).toBe(0)
     expect(execStart(stdout)).toBe(
-      `ExecStart=${process.execPath} ${INSTALLED_BIN_PATH} daemon ` +
+      `ExecStart=${process.execPath} --max-semi-space-size=1 --no-wasm-tier-up ${INSTALLED_BIN_PATH} daemon ` +
         '--db /var/lib/cryptorg/cryptorg.db --log-format journal',
     )
     expect(setting(stdout, 'User')).toBe('cryptorg')
@@ -56,11 +56,12 @@ describe('daemon unit', () => {
 
   it('finds it from the bundled binary too, and reads the version there', async () => {
     assertBuilt()
-    const env = { PATH: process.env['PATH'], HOME: TEST_HOME }
+    // The home does not exist: no compile cache may be made there (root could create it).
+    const env = { PATH: process.env['PATH'], HOME: TEST_HOME, CRYPTORG_COMPILE_CACHE: 'off' }
     const unit = await runBin(['daemon', 'unit', '--db', '/srv/prices.db'], env)
     const repoBin = fileURLToPath(new URL('../../bin/cryptorg.js', import.meta.url))
     expect(execStart(unit.stdout)).toBe(
-      `ExecStart=${process.execPath} ${repoBin} daemon --db /srv/prices.db --log-format journal`,
+      `ExecStart=${process.execPath} --max-semi-space-size=1 --no-wasm-tier-up ${repoBin} daemon --db /srv/prices.db --log-format journal`,
     )
     const version = await runBin(['--version'], env)
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/)
@@ -71,7 +72,7 @@ describe('daemon unit', () => {
     const { code, stdout, stderr } = await runUnit(['daemon', 'unit', '--db', url])
     expect(code).toBe(0)
     expect(execStart(stdout)).toBe(
-      `ExecStart=${process.execPath} ${INSTALLED_BIN_PATH} daemon --log-format journal`,
+      `ExecStart=${process.execPath} --max-semi-space-size=1 --no-wasm-tier-up ${INSTALLED_BIN_PATH} daemon --log-format journal`,
     )
     expect(stdout).not.toContain('s3cret')
     expect(stdout).not.toContain('ReadWritePaths=')

@@ -3,6 +3,9 @@ import { dirname, join } from 'node:path'
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
+import { Command } from 'commander'
+
+import { requestedCommand } from '../../src/cli/main.js'
 import { TEST_BACKEND } from '../helpers/backend.js'
 import { runCli, tempDatabase } from '../helpers/cli.js'
 import { lines, noNetworkFetch } from './support.js'
@@ -85,6 +88,61 @@ describe('help and version', () => {
     expect(result.code).toBe(0)
     expect(result.stdout).toBe(`${packageVersion}\n`)
     expect(result.stderr).toBe('')
+  })
+})
+
+describe('requestedCommand', () => {
+  const program = new Command('cryptorg')
+    .version('1.0.0', '-V, --version')
+    .option('--db <location>')
+    .option('--json')
+    .option('--level [name]')
+
+  it.each([
+    [['prices', 'latest', '--org', 'Acme'], 'prices'],
+    [['--db', 'prices', 'org', 'list'], 'org'],
+    [['--db=x.db', '--json', 'prices'], 'prices'],
+    [['--json', '--db', '/tmp/a b.db', 'daemon', '--once'], 'daemon'],
+    [['help', 'org'], 'help'],
+  ])('finds the command of %j', (argv, command) => {
+    expect(requestedCommand(program, argv)).toBe(command)
+  })
+
+  it.each([
+    [[]],
+    [['--json']],
+    [['--help']],
+    [['-h', 'org']],
+    [['--frobnicate', 'org']],
+    [['-Vj', 'org']],
+    [['--level', 'org']],
+    [['--', 'org']],
+    [['--db']],
+  ])('leaves %j to commander', (argv) => {
+    expect(requestedCommand(program, argv)).toBeUndefined()
+  })
+})
+
+describe('commands registered for a run', () => {
+  it('lists every command in help, whatever follows the global options', async () => {
+    for (const argv of [['--help'], ['--json', '--help'], ['--db', 'x.db', '--help']]) {
+      const result = await cli(argv)
+      for (const command of ['init', 'org', 'prices', 'coins', 'user', 'audit', 'db', 'serve']) {
+        expect(result.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'))
+      }
+    }
+  })
+
+  it('reaches a command registered late in the list as well as an early one', async () => {
+    // Neither is a usage error: both commands were found (whatever they then said).
+    for (const argv of [
+      ['--db', temp.path, 'db', 'status', '--json'],
+      ['--db', temp.path, 'auth', 'status', '--json'],
+    ]) {
+      const result = await cli(argv)
+      expect(result.code).not.toBe(2)
+      expect(result.stderr).not.toMatch(/unknown command/)
+    }
   })
 })
 

@@ -49,7 +49,7 @@ describe('renderDaemonUnit for the system manager', () => {
 
   it('starts node and the installed bin directly, with the database and journal logs', () => {
     expect(settings(unit, 'ExecStart')).toEqual([
-      '/usr/bin/node /usr/local/lib/node_modules/cryptorg/bin/cryptorg.js daemon ' +
+      '/usr/bin/node --max-semi-space-size=1 --no-wasm-tier-up /usr/local/lib/node_modules/cryptorg/bin/cryptorg.js daemon ' +
         '--db /var/lib/cryptorg/cryptorg.db --log-format journal',
     ])
     expect(unit).not.toMatch(/npm/)
@@ -200,7 +200,7 @@ describe('renderDaemonUnit with unusual paths', () => {
       envFile: '/etc/crypt org/cryptorg.env',
     })
     expect(settings(unit, 'ExecStart')).toEqual([
-      '"/opt/node js/bin/node" /usr/local/lib/node_modules/cryptorg/bin/cryptorg.js daemon ' +
+      '"/opt/node js/bin/node" --max-semi-space-size=1 --no-wasm-tier-up /usr/local/lib/node_modules/cryptorg/bin/cryptorg.js daemon ' +
         '--db "/srv/price data/cryptorg.db" --log-format journal',
     ])
     expect(settings(unit, 'ReadWritePaths')).toEqual(['"/srv/price data"'])

@@ -9,7 +9,6 @@
  *
  * @module
  */
-import { spawn } from 'node:child_process'
 
 export type KeychainOperation = 'get' | 'set' | 'delete'
 
@@ -96,11 +95,13 @@ const MAX_REPLY_BYTES = 1024 * 1024
  * Runs one request in a child with the given environment and settles within about `timeoutMs`:
  * with the child's reply, or `timeout` once the child has been killed and has exited.
  */
-export function runHelper(
+export async function runHelper(
   request: HelperRequest,
   env: Record<string, string>,
   timeoutMs: number,
 ): Promise<HelperOutcome> {
+  // Loaded on first use: child_process is a start-up cost of every command that imports this.
+  const { spawn } = await import('node:child_process')
   return new Promise((resolve, reject) => {
     let child
     try {

@@ -1,0 +1,183 @@
+/**
+ * A V8 code cache for the bundled CLI, so that a command does not parse and compile the same
+ * megabyte of JavaScript on every run. Node 22 offers this as `module.enableCompileCache()`;
+ * Node 20, which cryptorg supports, does not, so the bin loads the bundle's CommonJS chunks
+ * itself, compiled through `vm.Script` with the cached data kept in the user's cache directory.
+ *
+ * The cache is an optimization only: a missing, stale, rejected or unwritable cache makes the
+ * command compile as it would have anyway, and every failure here is silent.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto'
+import {
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join, resolve } from 'node:path'
+import { Script } from 'node:vm'
+
+type Env = Readonly<Record<string, string | undefined>>
+
+/** `CRYPTORG_COMPILE_CACHE=off` (or `0`) turns the cache off; any other value is its folder. */
+export const COMPILE_CACHE_ENV = 'CRYPTORG_COMPILE_CACHE'
+
+const SUBDIRECTORY_PREFIX = 'v8-'
+const STALE_AFTER_MS = 30 * 86_400_000
+
+/**
+ * The folder for this node binary's cache entries, or undefined when the cache is off.
+ * `$XDG_CACHE_HOME/cryptorg` (or `~/.cache/cryptorg`) on Linux and other Unixes,
+ * `~/Library/Caches/cryptorg` on macOS, `%LOCALAPPDATA%\cryptorg\Cache` on Windows.
+ */
+export function compileCacheDirectory(
+  env: Env,
+  home: string,
+  platform: NodeJS.Platform,
+  runtime: { version: string; arch: string; flags: readonly string[] },
+): string | undefined {
+  const chosen = env[COMPILE_CACHE_ENV]?.trim()
+  if (chosen === 'off' || chosen === '0') return undefined
+  let base: string
+  if (chosen) base = chosen
+  else if (platform === 'darwin') base = join(home, 'Library', 'Caches', 'cryptorg')
+  else if (platform === 'win32') {
+    base = join(env['LOCALAPPDATA'] || join(home, 'AppData', 'Local'), 'cryptorg', 'Cache')
+  } else {
+    // XDG says a relative XDG_CACHE_HOME is invalid and must be ignored.
+    const xdg = env['XDG_CACHE_HOME']
+    base = join(xdg && xdg.startsWith('/') ? xdg : join(home, '.cache'), 'cryptorg')
+  }
+  if (home === '' && !chosen) return undefined
+  // V8 refuses cached data made by another V8 or under other flags. One folder per node
+  // version and flag set keeps a daemon started with heap flags from overwriting, run after
+  // run, the cache a plain `cryptorg` command made (and the other way round).
+  const flags = createHash('sha1').update(runtime.flags.join('\0')).digest('hex').slice(0, 8)
+  return join(base, `${SUBDIRECTORY_PREFIX}${runtime.version}-${runtime.arch}-${flags}`)
+}
+
+interface PendingEntry {
+  script: Script
+  file: string
+}
+
+interface BundleModule {
+  exports: unknown
+}
+
+// The CommonJS wrapper, on the first line so that line numbers in stack traces stay right.
+const WRAPPER_START = '(function (exports, require, module, __filename, __dirname) { '
+const WRAPPER_END = '\n})'
+
+/**
+ * Loads the bundle's entry file and, as it asks for them, its chunks (`require('./x.cjs')`
+ * inside the bundle's folder), each compiled with a code cache in `cacheDirectory` when one is
+ * given. Everything else they require (builtins, packages, the native addons) goes through
+ * node's own `require`. Only public APIs: `vm.Script` with `cachedData`, and `createRequire`.
+ *
+ * Cache entries are named by a hash of the file's content, so a rebuilt or upgraded bundle
+ * never runs stale code. Missing or refused entries are written when the process exits, after
+ * the command ran, so that they hold the functions the command compiled too.
+ */
+export function loadBundle(entryFile: string, cacheDirectory: string | undefined): unknown {
+  const folder = dirname(entryFile)
+  const modules = new Map<string, BundleModule>()
+  const pending: PendingEntry[] = []
+
+  const compile = (filename: string, content: string): Script => {
+    if (cacheDirectory === undefined) return new Script(wrap(content), { filename })
+    const file = join(cacheDirectory, `${createHash('sha1').update(content).digest('hex')}.bin`)
+    let cachedData: Buffer | undefined
+    try {
+      cachedData = readFileSync(file)
+    } catch {
+      // No entry yet: compiled from source and written at exit.
+    }
+    const script = new Script(wrap(content), { filename, cachedData })
+    if (cachedData === undefined || script.cachedDataRejected === true) {
+      pending.push({ script, file })
+    }
+    return script
+  }
+
+  const load = (filename: string): unknown => {
+    const loaded = modules.get(filename)
+    if (loaded) return loaded.exports
+    const module: BundleModule = { exports: {} }
+    modules.set(filename, module)
+    const script = compile(filename, readFileSync(filename, 'utf8'))
+    const nodeRequire = createRequire(filename)
+    const require = (id: string): unknown => {
+      const chunk = resolve(folder, id)
+      return id.startsWith('./') && id.endsWith('.cjs') && dirname(chunk) === folder
+        ? load(chunk)
+        : nodeRequire(id)
+    }
+    try {
+      const wrapper = script.runInThisContext({ displayErrors: true }) as (
+        ...args: unknown[]
+      ) => void
+      wrapper.call(module.exports, module.exports, require, module, filename, folder)
+    } catch (error) {
+      // As node does: a module that failed to load is not kept half-loaded.
+      modules.delete(filename)
+      throw error
+    }
+    return module.exports
+  }
+
+  if (cacheDirectory !== undefined) {
+    process.once('exit', () => {
+      if (pending.length > 0) writeEntries(cacheDirectory, pending)
+    })
+  }
+  return load(entryFile)
+}
+
+function wrap(content: string): string {
+  return WRAPPER_START + content + WRAPPER_END
+}
+
+function writeEntries(cacheDirectory: string, entries: readonly PendingEntry[]): void {
+  try {
+    mkdirSync(cacheDirectory, { recursive: true, mode: 0o700 })
+    pruneStale(cacheDirectory, Date.now())
+    for (const { script, file } of entries) {
+      // Written aside and renamed: a command starting meanwhile reads a whole entry or none.
+      const partial = `${file}.${process.pid}.tmp`
+      writeFileSync(partial, script.createCachedData(), { mode: 0o600 })
+      renameSync(partial, file)
+    }
+  } catch {
+    // A read-only home (a sandboxed service) or a full disk: the next run compiles again.
+  }
+}
+
+/**
+ * Entries of an older bundle, and folders of an older node, are never read again. Whenever new
+ * entries are written, whatever in the cache was last written more than a month ago goes: at
+ * worst an entry still in use is compiled and written once more.
+ */
+function pruneStale(cacheDirectory: string, now: number): void {
+  const parent = dirname(cacheDirectory)
+  const candidates = [
+    ...readdirSync(parent)
+      .filter((name) => name.startsWith(SUBDIRECTORY_PREFIX))
+      .map((name) => join(parent, name)),
+    ...readdirSync(cacheDirectory).map((name) => join(cacheDirectory, name)),
+  ]
+  for (const path of candidates) {
+    if (path === cacheDirectory) continue
+    try {
+      if (now - statSync(path).mtimeMs > STALE_AFTER_MS) rmSync(path, { recursive: true })
+    } catch {
+      // Pruned by another command at the same moment.
+    }
+  }
+}
