@@ -20,12 +20,15 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { createRequire } from 'node:module'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { Script } from 'node:vm'
 
 type Env = Readonly<Record<string, string | undefined>>
 
-/** `CRYPTORG_COMPILE_CACHE=off` (or `0`) turns the cache off; any other value is its folder. */
+/**
+ * `CRYPTORG_COMPILE_CACHE=off` (or `0`) turns the cache off; an absolute path is its folder
+ * (a relative one turns it off too).
+ */
 export const COMPILE_CACHE_ENV = 'CRYPTORG_COMPILE_CACHE'
 
 const SUBDIRECTORY_PREFIX = 'v8-'
@@ -44,6 +47,8 @@ export function compileCacheDirectory(
 ): string | undefined {
   const chosen = env[COMPILE_CACHE_ENV]?.trim()
   if (chosen === 'off' || chosen === '0') return undefined
+  // A relative folder would follow the working directory around: not a place for a cache.
+  if (chosen && !isAbsolute(chosen)) return undefined
   let base: string
   if (chosen) base = chosen
   else if (platform === 'darwin') base = join(home, 'Library', 'Caches', 'cryptorg')
@@ -77,16 +82,18 @@ const WRAPPER_END = '\n})'
 
 /**
  * Loads the bundle's entry file and, as it asks for them, its chunks (`require('./x.cjs')`
- * inside the bundle's folder), each compiled with a code cache in `cacheDirectory` when one is
- * given. Everything else they require (builtins, packages, the native addons) goes through
+ * inside the bundle's folder), each compiled with a code cache in `requestedCache` when one is
+ * given and private to this user. Everything else they require (builtins, packages, the native addons) goes through
  * node's own `require`. Only public APIs: `vm.Script` with `cachedData`, and `createRequire`.
  *
  * Cache entries are named by a hash of the file's content, so a rebuilt or upgraded bundle
  * never runs stale code. Missing or refused entries are written when the process exits, after
  * the command ran, so that they hold the functions the command compiled too.
  */
-export function loadBundle(entryFile: string, cacheDirectory: string | undefined): unknown {
+export function loadBundle(entryFile: string, requestedCache: string | undefined): unknown {
   const folder = dirname(entryFile)
+  const cacheDirectory =
+    requestedCache !== undefined && isPrivate(requestedCache) ? requestedCache : undefined
   const modules = new Map<string, BundleModule>()
   const pending: PendingEntry[] = []
 
@@ -138,6 +145,21 @@ export function loadBundle(entryFile: string, cacheDirectory: string | undefined
     })
   }
   return load(entryFile)
+}
+
+/**
+ * Cached code runs as the user who reads it, so a cache folder someone else could write to is
+ * not read (think of `sudo` keeping the caller's HOME): it must belong to this user and be
+ * writable by no one else. A folder that does not exist yet is made private when written.
+ */
+function isPrivate(cacheDirectory: string): boolean {
+  if (process.getuid === undefined) return true
+  try {
+    const { uid, mode } = statSync(cacheDirectory)
+    return uid === process.getuid() && (mode & 0o022) === 0
+  } catch {
+    return true
+  }
 }
 
 function wrap(content: string): string {

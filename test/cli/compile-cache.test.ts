@@ -59,6 +59,9 @@ describe('compileCacheDirectory', () => {
     }
     const env = { CRYPTORG_COMPILE_CACHE: '/srv/cache' }
     expect(compileCacheDirectory(env, '/home/ann', 'linux', RUNTIME)).toMatch(/^\/srv\/cache\/v8-/)
+    // A relative folder would follow the working directory: off as well.
+    const relative = { CRYPTORG_COMPILE_CACHE: 'cache' }
+    expect(compileCacheDirectory(relative, '/home/ann', 'linux', RUNTIME)).toBeUndefined()
     // No home and no folder named: nowhere sensible to write.
     expect(compileCacheDirectory({}, '', 'linux', RUNTIME)).toBeUndefined()
   })
@@ -155,6 +158,20 @@ describe('loadBundle', () => {
       `require('./chunk.cjs')\nconst { word } = require('./chunk.cjs')\nexports.say = () => 'main ' + word()\n`,
     )
     expect(run()).toBe('main 1')
+  })
+
+  it('neither reads nor writes a cache folder that others may write to', () => {
+    run()
+    chmodSync(cache, 0o777)
+    for (const name of entries()) writeFileSync(join(cache, name), 'planted by someone else')
+    expect(run()).toBe('main one')
+    // Not read (it would have been refused and rewritten) and nothing written.
+    for (const name of entries()) {
+      expect(readFileSync(join(cache, name), 'utf8')).toBe('planted by someone else')
+    }
+    chmodSync(cache, 0o700)
+    expect(run()).toBe('main one')
+    for (const name of entries()) expect(statSync(join(cache, name)).size).toBeGreaterThan(100)
   })
 
   it('is silent when the cache cannot be written', () => {
