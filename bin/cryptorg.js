@@ -11,7 +11,13 @@ const { join } = require('node:path')
 const bundle = join(__dirname, '..', 'dist', 'cli-bundle')
 const { compileCacheDirectory, loadBundle } = require(join(bundle, 'compile-cache.cjs'))
 
-const cache = compileCacheDirectory(process.env, homedir(), process.platform, {
+let home = ''
+try {
+  home = homedir()
+} catch {
+  // A user with neither HOME nor a passwd entry: no default cache folder, nothing else changes.
+}
+const cache = compileCacheDirectory(process.env, home, process.platform, {
   version: process.version,
   arch: process.arch,
   flags: [...process.execArgv, process.env.NODE_OPTIONS ?? ''],

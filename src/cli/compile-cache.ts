@@ -11,11 +11,13 @@
  */
 import { createHash } from 'node:crypto'
 import {
+  existsSync,
   mkdirSync,
   readFileSync,
   readdirSync,
   renameSync,
   rmSync,
+  rmdirSync,
   statSync,
   writeFileSync,
 } from 'node:fs'
@@ -33,6 +35,7 @@ export const COMPILE_CACHE_ENV = 'CRYPTORG_COMPILE_CACHE'
 
 const SUBDIRECTORY_PREFIX = 'v8-'
 const STALE_AFTER_MS = 30 * 86_400_000
+const CHECKSUM_BYTES = 20
 
 /**
  * The folder for this node binary's cache entries, or undefined when the cache is off.
@@ -100,12 +103,7 @@ export function loadBundle(entryFile: string, requestedCache: string | undefined
   const compile = (filename: string, content: string): Script => {
     if (cacheDirectory === undefined) return new Script(wrap(content), { filename })
     const file = join(cacheDirectory, `${createHash('sha1').update(content).digest('hex')}.bin`)
-    let cachedData: Buffer | undefined
-    try {
-      cachedData = readFileSync(file)
-    } catch {
-      // No entry yet: compiled from source and written at exit.
-    }
+    const cachedData = readEntry(file)
     const script = new Script(wrap(content), { filename, cachedData })
     if (cachedData === undefined || script.cachedDataRejected === true) {
       pending.push({ script, file })
@@ -166,40 +164,116 @@ function wrap(content: string): string {
   return WRAPPER_START + content + WRAPPER_END
 }
 
+/**
+ * An entry is a SHA-1 of the cached data followed by the data. V8 checks only the header of
+ * cached data (its version, flags and the source length), not the rest, and a damaged entry
+ * can crash the process outright: one whose checksum does not match is never handed to V8.
+ * Undefined for a missing or damaged entry (compiled from source and written again).
+ */
+function readEntry(file: string): Buffer | undefined {
+  let entry: Buffer
+  try {
+    entry = readFileSync(file)
+  } catch {
+    return undefined
+  }
+  if (entry.length <= CHECKSUM_BYTES) return undefined
+  const data = entry.subarray(CHECKSUM_BYTES)
+  const checksum = createHash('sha1').update(data).digest()
+  return checksum.equals(entry.subarray(0, CHECKSUM_BYTES)) ? data : undefined
+}
+
 function writeEntries(cacheDirectory: string, entries: readonly PendingEntry[]): void {
   try {
-    mkdirSync(cacheDirectory, { recursive: true, mode: 0o700 })
+    makePrivateDirectories(cacheDirectory)
     pruneStale(cacheDirectory, Date.now())
-    for (const { script, file } of entries) {
-      // Written aside and renamed: a command starting meanwhile reads a whole entry or none.
-      const partial = `${file}.${process.pid}.tmp`
-      writeFileSync(partial, script.createCachedData(), { mode: 0o600 })
-      renameSync(partial, file)
-    }
   } catch {
-    // A read-only home (a sandboxed service) or a full disk: the next run compiles again.
+    // A read-only home (a sandboxed service), a file in the way: the next run compiles again.
+    return
+  }
+  for (const { script, file } of entries) {
+    // Written aside and renamed: a command starting meanwhile reads a whole entry or none.
+    const partial = `${file}.${process.pid}.tmp`
+    try {
+      const data = script.createCachedData()
+      const checksum = createHash('sha1').update(data).digest()
+      writeFileSync(partial, Buffer.concat([checksum, data]), { mode: 0o600 })
+      renameSync(partial, file)
+    } catch {
+      // A full disk, or something else where the entry belongs: this entry only is skipped.
+      rmSync(partial, { force: true })
+    }
   }
 }
 
 /**
+ * mkdir -p with mode 0700, one level at a time: node 20's own recursive mkdirSync can loop
+ * forever under a folder that no longer exists.
+ */
+function makePrivateDirectories(directory: string): void {
+  const missing: string[] = []
+  for (let at = directory; !existsSync(at); at = dirname(at)) {
+    if (dirname(at) === at) break
+    missing.unshift(at)
+  }
+  for (const path of missing) {
+    try {
+      mkdirSync(path, { mode: 0o700 })
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    }
+  }
+}
+
+/** The names this module gives its folders and entries, and only those are ever deleted. */
+const RUNTIME_FOLDER = /^v8-v\d+\.\d+\.\d+-[a-z0-9]+-[0-9a-f]{8}$/
+const ENTRY_FILE = /^[0-9a-f]{40}\.bin(\.\d+\.tmp)?$/
+
+/**
  * Entries of an older bundle, and folders of an older node, are never read again. Whenever new
- * entries are written, whatever in the cache was last written more than a month ago goes: at
- * worst an entry still in use is compiled and written once more.
+ * entries are written, entries last written more than a month ago go (an entry still in use is
+ * then compiled and written once more), and so do the folders of other runtimes once empty.
+ * Only names this module makes are touched, in case the cache shares its folder with others.
  */
 function pruneStale(cacheDirectory: string, now: number): void {
   const parent = dirname(cacheDirectory)
-  const candidates = [
-    ...readdirSync(parent)
-      .filter((name) => name.startsWith(SUBDIRECTORY_PREFIX))
-      .map((name) => join(parent, name)),
-    ...readdirSync(cacheDirectory).map((name) => join(cacheDirectory, name)),
-  ]
-  for (const path of candidates) {
-    if (path === cacheDirectory) continue
+  const others = readdirSync(parent)
+    .filter((name) => RUNTIME_FOLDER.test(name))
+    .map((name) => join(parent, name))
+    .filter((folder) => folder !== cacheDirectory)
+  for (const folder of [cacheDirectory, ...others]) {
+    const own = folder === cacheDirectory
+    // Judged before its entries go, which makes the folder itself look new.
+    const staleFolder = !own && isStale(folder, now)
+    let names: string[]
     try {
-      if (now - statSync(path).mtimeMs > STALE_AFTER_MS) rmSync(path, { recursive: true })
+      names = readdirSync(folder).filter((entry) => ENTRY_FILE.test(entry))
     } catch {
-      // Pruned by another command at the same moment.
+      continue
     }
+    for (const name of names) {
+      const path = join(folder, name)
+      try {
+        if (isStale(path, now)) rmSync(path)
+      } catch {
+        // Pruned by another command at the same moment.
+      }
+    }
+    if (staleFolder) {
+      try {
+        // Refused while anything is left in it: only an emptied folder goes.
+        rmdirSync(folder)
+      } catch {
+        // Not empty, or gone already.
+      }
+    }
+  }
+}
+
+function isStale(path: string, now: number): boolean {
+  try {
+    return now - statSync(path).mtimeMs > STALE_AFTER_MS
+  } catch {
+    return false
   }
 }

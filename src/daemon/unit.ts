@@ -51,7 +51,7 @@ export const DEFAULT_DAEMON_ARGS: readonly string[] = ['--log-format', 'journal'
  * - fetch parses HTTP with a WebAssembly build of llhttp, which V8 recompiles with its
  *   optimizing compiler after some use, in ~10 MB of scratch memory that the allocator keeps
  *   (heaptrack). The baseline compiler's code is plenty for one request every few minutes.
- * node takes these only on its command line, so they are in the unit's ExecStart=.
+ * NODE_OPTIONS refuses --no-wasm-tier-up, so both are on node's command line in ExecStart=.
  */
 export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--no-wasm-tier-up']
 

@@ -183,23 +183,63 @@ describe('loadBundle', () => {
 
   it('drops what was last written more than a month ago when it writes', () => {
     run()
-    const old = join(directory, 'cache', 'v8-v18.0.0-x64-00000000')
+    const parent = join(directory, 'cache')
+    const monthAgo = Date.now() / 1000 - 31 * 86_400
+    const old = join(parent, 'v8-v18.0.0-x64-00000000')
     mkdirSync(old)
-    const recent = join(directory, 'cache', 'v8-v20.0.0-x64-00000000')
+    writeFileSync(join(old, `${'1'.repeat(40)}.bin`), 'old entry')
+    utimesSync(join(old, `${'1'.repeat(40)}.bin`), monthAgo, monthAgo)
+    utimesSync(old, monthAgo, monthAgo)
+    const recent = join(parent, 'v8-v20.0.0-x64-00000000')
     mkdirSync(recent)
     const stale = join(cache, `${'0'.repeat(40)}.bin`)
     writeFileSync(stale, 'old entry')
-    const monthAgo = Date.now() / 1000 - 31 * 86_400
-    utimesSync(old, monthAgo, monthAgo)
     utimesSync(stale, monthAgo, monthAgo)
 
     writeBundle('three')
     expect(run()).toBe('main three')
-    expect(readdirSync(join(directory, 'cache')).sort()).toEqual([
-      'v8-test',
-      'v8-v20.0.0-x64-00000000',
-    ])
+    expect(readdirSync(parent).sort()).toEqual(['v8-test', 'v8-v20.0.0-x64-00000000'])
     expect(entries()).not.toContain(`${'0'.repeat(40)}.bin`)
+  })
+
+  it('deletes nothing it did not make, however old, when it shares a folder', () => {
+    run()
+    const parent = join(directory, 'cache')
+    const monthAgo = Date.now() / 1000 - 31 * 86_400
+    // Someone else's folders and files next to the cache, and a stray file inside it.
+    const checkout = join(parent, 'v8-checkout')
+    mkdirSync(join(checkout, 'src'), { recursive: true })
+    writeFileSync(join(checkout, 'src', 'file.cc'), 'important')
+    const lookalike = join(parent, 'v8-v18.0.0-x64-00000000')
+    mkdirSync(lookalike)
+    writeFileSync(join(lookalike, 'notes.txt'), 'not an entry')
+    writeFileSync(join(cache, 'README'), 'not an entry')
+    for (const path of [checkout, lookalike, join(lookalike, 'notes.txt'), join(cache, 'README')]) {
+      utimesSync(path, monthAgo, monthAgo)
+    }
+
+    writeBundle('four')
+    expect(run()).toBe('main four')
+    expect(readFileSync(join(checkout, 'src', 'file.cc'), 'utf8')).toBe('important')
+    expect(readFileSync(join(lookalike, 'notes.txt'), 'utf8')).toBe('not an entry')
+    expect(readFileSync(join(cache, 'README'), 'utf8')).toBe('not an entry')
+  })
+
+  it('never hands V8 an entry damaged past its header, and writes it again', () => {
+    run()
+    const damaged = new Map<string, Buffer>()
+    for (const name of entries()) {
+      const entry = readFileSync(join(cache, name))
+      // Bytes well inside the cached data: V8 itself only checks the header, and crashes.
+      entry.fill(0xff, Math.floor(entry.length / 2), Math.floor(entry.length / 2) + 8)
+      writeFileSync(join(cache, name), entry)
+      damaged.set(name, entry)
+    }
+    expect(run()).toBe('main one')
+    for (const [name, entry] of damaged) {
+      expect(readFileSync(join(cache, name)).equals(entry)).toBe(false)
+    }
+    expect(run()).toBe('main one')
   })
 })
 
