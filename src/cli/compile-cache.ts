@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto'
 import {
   existsSync,
+  lstatSync,
   mkdirSync,
   readFileSync,
   readdirSync,
@@ -95,8 +96,11 @@ const WRAPPER_END = '\n})'
  */
 export function loadBundle(entryFile: string, requestedCache: string | undefined): unknown {
   const folder = dirname(entryFile)
+  // The folder and the one holding it (where other runtimes' folders are pruned) must be ours.
   const cacheDirectory =
-    requestedCache !== undefined && isPrivate(requestedCache) ? requestedCache : undefined
+    requestedCache !== undefined && isPrivate(requestedCache) && isPrivate(dirname(requestedCache))
+      ? requestedCache
+      : undefined
   const modules = new Map<string, BundleModule>()
   const pending: PendingEntry[] = []
 
@@ -160,6 +164,16 @@ function isPrivate(cacheDirectory: string): boolean {
   }
 }
 
+/** A real folder (not a link to one elsewhere) that this user owns. */
+function isOwnFolder(path: string): boolean {
+  try {
+    const stats = lstatSync(path)
+    return stats.isDirectory() && (process.getuid === undefined || stats.uid === process.getuid())
+  } catch {
+    return false
+  }
+}
+
 function wrap(content: string): string {
   return WRAPPER_START + content + WRAPPER_END
 }
@@ -173,6 +187,8 @@ function wrap(content: string): string {
 function readEntry(file: string): Buffer | undefined {
   let entry: Buffer
   try {
+    // Only a regular file: reading a FIFO put in its place would wait forever.
+    if (!statSync(file).isFile()) return undefined
     entry = readFileSync(file)
   } catch {
     return undefined
@@ -240,7 +256,7 @@ function pruneStale(cacheDirectory: string, now: number): void {
   const others = readdirSync(parent)
     .filter((name) => RUNTIME_FOLDER.test(name))
     .map((name) => join(parent, name))
-    .filter((folder) => folder !== cacheDirectory)
+    .filter((folder) => folder !== cacheDirectory && isOwnFolder(folder))
   for (const folder of [cacheDirectory, ...others]) {
     const own = folder === cacheDirectory
     // Judged before its entries go, which makes the folder itself look new.

@@ -20,13 +20,14 @@ export function defaultDataDirectory(
   home: string,
   platform: NodeJS.Platform,
 ): string {
-  if (platform === 'darwin') return join(home, 'Library', 'Application Support', 'cryptorg')
+  if (platform === 'darwin')
+    return join(withHome(home), 'Library', 'Application Support', 'cryptorg')
   if (platform === 'win32') {
-    return join(env['LOCALAPPDATA'] || join(home, 'AppData', 'Local'), 'cryptorg')
+    return join(env['LOCALAPPDATA'] || join(withHome(home), 'AppData', 'Local'), 'cryptorg')
   }
   // XDG says a relative XDG_DATA_HOME is invalid and must be ignored.
   const xdg = env['XDG_DATA_HOME']
-  const base = xdg && xdg.startsWith('/') ? xdg : join(home, '.local', 'share')
+  const base = xdg && xdg.startsWith('/') ? xdg : join(withHome(home), '.local', 'share')
   return join(base, 'cryptorg')
 }
 
@@ -42,13 +43,28 @@ export function defaultConfigDirectory(
 ): string {
   const chosen = env['CRYPTORG_CONFIG_DIR']
   if (chosen && chosen.trim() !== '') return chosen
-  if (platform === 'darwin') return join(home, 'Library', 'Preferences', 'cryptorg')
+  if (platform === 'darwin') return join(withHome(home), 'Library', 'Preferences', 'cryptorg')
   if (platform === 'win32') {
-    return join(env['APPDATA'] || join(home, 'AppData', 'Roaming'), 'cryptorg')
+    return join(env['APPDATA'] || join(withHome(home), 'AppData', 'Roaming'), 'cryptorg')
   }
   const xdg = env['XDG_CONFIG_HOME']
-  const base = xdg && xdg.startsWith('/') ? xdg : join(home, '.config')
+  const base = xdg && xdg.startsWith('/') ? xdg : join(withHome(home), '.config')
   return join(base, 'cryptorg')
+}
+
+/**
+ * The home directory, for the defaults that live under it. A process without one (no HOME and
+ * no passwd entry: the empty string) would otherwise put them under the working directory.
+ */
+export function withHome(home: string): string {
+  if (home === '') {
+    throw new CryptorgError(
+      'ERR_USAGE',
+      'there is no home directory for the default folders: set HOME, or name the folders ' +
+        '(--db or CRYPTORG_DB, CRYPTORG_CONFIG_DIR, XDG_DATA_HOME and XDG_CONFIG_HOME)',
+    )
+  }
+  return home
 }
 
 /** Creates a folder (and its parents) that only its owner may enter, naming the errno on failure. */

@@ -25,7 +25,7 @@ export function createProcessIo(): CliIo {
       return process.stdin
     },
     env: process.env,
-    homedir: homedir(),
+    homedir: homeDirectory(),
     platform: process.platform,
     onShutdown(handler) {
       let received = 0
@@ -68,5 +68,14 @@ export function createProcessIo(): CliIo {
       }
       return Buffer.concat(chunks).toString('utf8')
     },
+  }
+}
+
+/** The user's home, or '' when there is none (no HOME and no passwd entry): see withHome(). */
+function homeDirectory(): string {
+  try {
+    return homedir()
+  } catch {
+    return ''
   }
 }

@@ -8,6 +8,7 @@ import {
   readdirSync,
   rmSync,
   statSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs'
@@ -109,6 +110,7 @@ describe('loadBundle', () => {
     ].join('\n')
     return execFileSync(process.execPath, ['--input-type=module', '-e', script], {
       encoding: 'utf8',
+      timeout: 20_000,
     }).trim()
   }
 
@@ -172,6 +174,49 @@ describe('loadBundle', () => {
     chmodSync(cache, 0o700)
     expect(run()).toBe('main one')
     for (const name of entries()) expect(statSync(join(cache, name)).size).toBeGreaterThan(100)
+  })
+
+  it('does not use a cache inside a folder that others may write to', () => {
+    run()
+    const parent = join(directory, 'cache')
+    chmodSync(parent, 0o777)
+    const monthAgo = Date.now() / 1000 - 31 * 86_400
+    const other = join(parent, 'v8-v18.0.0-x64-00000000')
+    mkdirSync(other)
+    const planted = join(other, `${'2'.repeat(40)}.bin`)
+    writeFileSync(planted, 'someone else')
+    utimesSync(planted, monthAgo, monthAgo)
+    for (const name of entries()) writeFileSync(join(cache, name), 'planted by someone else')
+
+    expect(run()).toBe('main one')
+    expect(readFileSync(planted, 'utf8')).toBe('someone else')
+    for (const name of entries()) {
+      expect(readFileSync(join(cache, name), 'utf8')).toBe('planted by someone else')
+    }
+    chmodSync(parent, 0o700)
+  })
+
+  it('prunes nothing through a link to a folder elsewhere', () => {
+    run()
+    const target = join(directory, 'elsewhere')
+    mkdirSync(target)
+    const precious = join(target, `${'3'.repeat(40)}.bin`)
+    writeFileSync(precious, 'precious')
+    const monthAgo = Date.now() / 1000 - 31 * 86_400
+    utimesSync(precious, monthAgo, monthAgo)
+    symlinkSync(target, join(directory, 'cache', 'v8-v16.0.0-x64-11111111'))
+
+    writeBundle('five')
+    expect(run()).toBe('main five')
+    expect(readFileSync(precious, 'utf8')).toBe('precious')
+  })
+
+  it('does not wait on a FIFO put where an entry belongs', () => {
+    run()
+    const [name] = entries()
+    rmSync(join(cache, name!))
+    execFileSync('mkfifo', [join(cache, name!)])
+    expect(run()).toBe('main one')
   })
 
   it('is silent when the cache cannot be written', () => {

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest'
 
-import { DATABASE_FILE_NAME, defaultDataDirectory } from '../../src/cli/paths.js'
+import {
+  DATABASE_FILE_NAME,
+  defaultConfigDirectory,
+  defaultDataDirectory,
+} from '../../src/cli/paths.js'
 
 /** Compares paths whatever the separator of the platform running the tests. */
 const slashes = (path: string) => path.replaceAll('\\', '/')
@@ -72,5 +76,24 @@ describe('defaultDataDirectory', () => {
 
   it('names the database file cryptorg.db', () => {
     expect(DATABASE_FILE_NAME).toBe('cryptorg.db')
+  })
+})
+
+describe('without a home directory', () => {
+  it.each<NodeJS.Platform>(['linux', 'darwin', 'win32'])(
+    'refuses the defaults under it on %s rather than using the working directory',
+    (platform) => {
+      for (const resolve of [defaultDataDirectory, defaultConfigDirectory]) {
+        expect(() => resolve({}, '', platform)).toThrow(
+          expect.objectContaining({ code: 'ERR_USAGE', message: expect.stringMatching(/HOME/) }),
+        )
+      }
+    },
+  )
+
+  it('still gives the folders that were named', () => {
+    expect(defaultDataDirectory({ XDG_DATA_HOME: '/xdg' }, '', 'linux')).toBe('/xdg/cryptorg')
+    expect(defaultConfigDirectory({ CRYPTORG_CONFIG_DIR: '/cfg' }, '', 'linux')).toBe('/cfg')
+    expect(defaultConfigDirectory({ XDG_CONFIG_HOME: '/xc' }, '', 'linux')).toBe('/xc/cryptorg')
   })
 })

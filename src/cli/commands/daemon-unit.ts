@@ -25,7 +25,7 @@ import { CryptorgError } from '../../errors.js'
 import type { CliContext } from '../context.js'
 import type { ActionFactory } from '../main.js'
 import { packageFile } from '../package-root.js'
-import { DATABASE_FILE_NAME, defaultDataDirectory } from '../paths.js'
+import { DATABASE_FILE_NAME, defaultDataDirectory, withHome } from '../paths.js'
 
 /** The package's executable, as the unit starts it. */
 export const INSTALLED_BIN_PATH = packageFile('bin/cryptorg.js')
@@ -206,5 +206,5 @@ function unitPathHint(ctx: CliContext, scope: 'system' | 'user'): string {
 /** `$XDG_CONFIG_HOME`, or `~/.config`; XDG says to ignore a relative value. */
 function configHome(ctx: CliContext): string {
   const xdg = ctx.io.env['XDG_CONFIG_HOME']
-  return xdg && xdg.startsWith('/') ? xdg : join(ctx.io.homedir, '.config')
+  return xdg && xdg.startsWith('/') ? xdg : join(withHome(ctx.io.homedir), '.config')
 }
