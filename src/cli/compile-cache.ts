@@ -87,8 +87,9 @@ const WRAPPER_END = '\n})'
 /**
  * Loads the bundle's entry file and, as it asks for them, its chunks (`require('./x.cjs')`
  * inside the bundle's folder), each compiled with a code cache in `requestedCache` when one is
- * given and private to this user. Everything else they require (builtins, packages, the native addons) goes through
- * node's own `require`. Only public APIs: `vm.Script` with `cachedData`, and `createRequire`.
+ * given and private to this user. Everything else they require (builtins, packages, the native
+ * addons) goes through node's own `require`. Only public APIs: `vm.Script` with `cachedData`,
+ * and `createRequire`.
  *
  * Cache entries are named by a hash of the file's content, so a rebuilt or upgraded bundle
  * never runs stale code. Missing or refused entries are written when the process exits, after
