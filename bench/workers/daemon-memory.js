@@ -16,13 +16,16 @@ const early = Number(earlyText)
 // Wall-clock bound: past it the run stops where it is and says how far it got.
 const deadline = Date.now() + Number(deadlineText)
 
-/** Where the resident pages are (Linux only): anonymous memory, mapped files, shared memory. */
+/** Bytes as MB with one decimal. */
+const mb = (bytes) => Math.round((bytes / 1048576) * 10) / 10
+
+/** Where the resident pages are (Linux only): anonymous memory, and the rest (files, shared). */
 function residentKinds() {
   try {
     const text = readFileSync('/proc/self/smaps_rollup', 'utf8')
     const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN)
-    const mb = (value) => Math.round((value / 1024) * 10) / 10
-    return { anonymous_mb: mb(kb('Anonymous')), file_mb: mb(kb('Rss') - kb('Anonymous')) }
+    const anonymous = kb('Anonymous') * 1024
+    return { anonymous_mb: mb(anonymous), file_mb: mb(kb('Rss') * 1024 - anonymous) }
   } catch {
     return {}
   }
@@ -32,7 +35,6 @@ function reading() {
   global.gc?.()
   global.gc?.()
   const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage()
-  const mb = (bytes) => Math.round((bytes / 1048576) * 10) / 10
   return {
     rss_mb: mb(rss),
     heap_used_mb: mb(heapUsed),
@@ -79,8 +81,8 @@ try {
       }
       if (succeeded > 0 && succeeded % 100 === 0 && !after[`at${succeeded}`]) {
         after[`at${succeeded}`] = {
-          rss_mb: Math.round(process.memoryUsage.rss() / 104857.6) / 10,
-          heap_total_mb: Math.round(process.memoryUsage().heapTotal / 104857.6) / 10,
+          rss_mb: mb(process.memoryUsage.rss()),
+          heap_total_mb: mb(process.memoryUsage().heapTotal),
           ...residentKinds(),
           at_s: Math.round((Date.now() - begun) / 100) / 10,
         }

@@ -26,6 +26,8 @@ import { createRequire } from 'node:module'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { Script } from 'node:vm'
 
+import { defaultCacheDirectory } from './paths.js'
+
 type Env = Readonly<Record<string, string | undefined>>
 
 /**
@@ -39,9 +41,8 @@ const STALE_AFTER_MS = 30 * 86_400_000
 const CHECKSUM_BYTES = 20
 
 /**
- * The folder for this node binary's cache entries, or undefined when the cache is off.
- * `$XDG_CACHE_HOME/cryptorg` (or `~/.cache/cryptorg`) on Linux and other Unixes,
- * `~/Library/Caches/cryptorg` on macOS, `%LOCALAPPDATA%\cryptorg\Cache` on Windows.
+ * The folder for this node binary's cache entries, or undefined when the cache is off: inside
+ * `CRYPTORG_COMPILE_CACHE`, else inside the platform's cache directory (defaultCacheDirectory).
  */
 export function compileCacheDirectory(
   env: Env,
@@ -53,21 +54,19 @@ export function compileCacheDirectory(
   if (chosen === 'off' || chosen === '0') return undefined
   // A relative folder would follow the working directory around: not a place for a cache.
   if (chosen && !isAbsolute(chosen)) return undefined
-  let base: string
-  if (chosen) base = chosen
-  else if (platform === 'darwin') base = join(home, 'Library', 'Caches', 'cryptorg')
-  else if (platform === 'win32') {
-    base = join(env['LOCALAPPDATA'] || join(home, 'AppData', 'Local'), 'cryptorg', 'Cache')
-  } else {
-    // XDG says a relative XDG_CACHE_HOME is invalid and must be ignored.
-    const xdg = env['XDG_CACHE_HOME']
-    base = join(xdg && xdg.startsWith('/') ? xdg : join(home, '.cache'), 'cryptorg')
+  let base = chosen
+  if (!base) {
+    try {
+      base = defaultCacheDirectory(env, home, platform)
+    } catch {
+      // No home directory and no folder named: nowhere sensible to keep a cache.
+      return undefined
+    }
   }
-  if (home === '' && !chosen) return undefined
   // V8 refuses cached data made by another V8 or under other flags. One folder per node
   // version and flag set keeps a daemon started with heap flags from overwriting, run after
   // run, the cache a plain `cryptorg` command made (and the other way round).
-  const flags = createHash('sha1').update(runtime.flags.join('\0')).digest('hex').slice(0, 8)
+  const flags = sha1(runtime.flags.join('\0')).toString('hex').slice(0, 8)
   return join(base, `${SUBDIRECTORY_PREFIX}${runtime.version}-${runtime.arch}-${flags}`)
 }
 
@@ -107,7 +106,7 @@ export function loadBundle(entryFile: string, requestedCache: string | undefined
 
   const compile = (filename: string, content: string): Script => {
     if (cacheDirectory === undefined) return new Script(wrap(content), { filename })
-    const file = join(cacheDirectory, `${createHash('sha1').update(content).digest('hex')}.bin`)
+    const file = join(cacheDirectory, `${sha1(content).toString('hex')}.bin`)
     const cachedData = readEntry(file)
     const script = new Script(wrap(content), { filename, cachedData })
     if (cachedData === undefined || script.cachedDataRejected === true) {
@@ -196,8 +195,7 @@ function readEntry(file: string): Buffer | undefined {
   }
   if (entry.length <= CHECKSUM_BYTES) return undefined
   const data = entry.subarray(CHECKSUM_BYTES)
-  const checksum = createHash('sha1').update(data).digest()
-  return checksum.equals(entry.subarray(0, CHECKSUM_BYTES)) ? data : undefined
+  return sha1(data).equals(entry.subarray(0, CHECKSUM_BYTES)) ? data : undefined
 }
 
 function writeEntries(cacheDirectory: string, entries: readonly PendingEntry[]): void {
@@ -213,8 +211,7 @@ function writeEntries(cacheDirectory: string, entries: readonly PendingEntry[]):
     const partial = `${file}.${process.pid}.tmp`
     try {
       const data = script.createCachedData()
-      const checksum = createHash('sha1').update(data).digest()
-      writeFileSync(partial, Buffer.concat([checksum, data]), { mode: 0o600 })
+      writeFileSync(partial, Buffer.concat([sha1(data), data]), { mode: 0o600 })
       renameSync(partial, file)
     } catch {
       // A full disk, or something else where the entry belongs: this entry only is skipped.
@@ -293,4 +290,8 @@ function isStale(path: string, now: number): boolean {
   } catch {
     return false
   }
+}
+
+function sha1(data: string | Buffer): Buffer {
+  return createHash('sha1').update(data).digest()
 }

@@ -53,6 +53,29 @@ export function defaultConfigDirectory(
 }
 
 /**
+ * The platform's per-user cache directory for cryptorg: `$XDG_CACHE_HOME/cryptorg` (or
+ * `~/.cache/cryptorg`) on Linux and other Unixes, `~/Library/Caches/cryptorg` on macOS,
+ * `%LOCALAPPDATA%\cryptorg\Cache` on Windows.
+ */
+export function defaultCacheDirectory(
+  env: Readonly<Record<string, string | undefined>>,
+  home: string,
+  platform: NodeJS.Platform,
+): string {
+  if (platform === 'darwin') return join(withHome(home), 'Library', 'Caches', 'cryptorg')
+  if (platform === 'win32') {
+    return join(
+      env['LOCALAPPDATA'] || join(withHome(home), 'AppData', 'Local'),
+      'cryptorg',
+      'Cache',
+    )
+  }
+  const xdg = env['XDG_CACHE_HOME']
+  const base = xdg && xdg.startsWith('/') ? xdg : join(withHome(home), '.cache')
+  return join(base, 'cryptorg')
+}
+
+/**
  * The home directory, for the defaults that live under it. A process without one (no HOME and
  * no passwd entry: the empty string) would otherwise put them under the working directory.
  */
